@@ -1,0 +1,122 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are kept deliberately few: every package here is rebuilt from scratch by CI.
+// JWT verification, the HTTP client used for IdP URLs, the admin router and the Prometheus
+// exposition are small enough to own, and owning them keeps the security rules visible.
+let package = Package(
+    name: "gatehouse",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "gatehouse", targets: ["gatehouse"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Value types shared by every layer. No I/O.
+        .target(
+            name: "GatehouseCore",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // YAML files -> one validated, immutable snapshot.
+        .target(
+            name: "GatehouseConfig",
+            dependencies: [
+                "GatehouseCore",
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        // Small HTTP/1.1 server and guarded client on SwiftNIO (admin, demo, IdP fetches).
+        .target(
+            name: "GatehouseHTTP",
+            dependencies: [
+                "GatehouseCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        // Key sets, token verification, verified-token cache, assertion signing.
+        .target(
+            name: "GatehouseIdentity",
+            dependencies: [
+                "GatehouseCore",
+                "GatehouseHTTP",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        // The data plane.
+        .target(
+            name: "GatehouseProxy",
+            dependencies: [
+                "GatehouseCore",
+                "GatehouseConfig",
+                "GatehouseIdentity",
+                "GatehouseHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+        // The admin listener: health, readiness, metrics (and the admin API).
+        .target(
+            name: "GatehouseAdmin",
+            dependencies: [
+                "GatehouseCore", "GatehouseHTTP", "GatehouseProxy",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        // `gatehouse demo`: development IdP and echo agents.
+        .target(
+            name: "GatehouseDemo",
+            dependencies: [
+                "GatehouseCore", "GatehouseHTTP", "GatehouseIdentity", "GatehouseProxy", "GatehouseAdmin", "GatehouseConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(
+            name: "gatehouse",
+            dependencies: [
+                "GatehouseCore", "GatehouseConfig", "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseIdentity", "GatehouseHTTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
+        .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
+        .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
+        .testTarget(
+            name: "GatehouseIdentityTests",
+            dependencies: [
+                "GatehouseIdentity",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
+        .testTarget(
+            name: "GatehouseIntegrationTests",
+            dependencies: [
+                "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,95 @@
+/// A `host:port` to listen on or connect to.
+public struct SocketAddressSpec: Sendable, Hashable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port`, `[v6]:port` or `:port` (all interfaces). Port 0 picks a free port.
+    public init?(_ text: String) {
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = String(text[text.index(after: text.startIndex)..<close])
+            guard let p = Int(text[text.index(close, offsetBy: 2)...]), (0...65535).contains(p) else { return nil }
+            port = p
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            let h = String(text[..<colon])
+            guard !h.contains(":") else { return nil }
+            host = h.isEmpty ? "0.0.0.0" : h
+            guard let p = Int(text[text.index(after: colon)...]), (0...65535).contains(p) else { return nil }
+            port = p
+        }
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+public enum StoreLocation: Sendable, Hashable {
+    /// Absolute path of the SQLite database file.
+    case sqlite(path: String)
+    case postgres(url: String)
+}
+
+public struct IdentitySettings: Sendable, Hashable {
+    public var clockSkewSeconds: Int = 60
+    public var jwksCacheSeconds: Int = 600
+    public var jwksMinRefreshSeconds: Int = 30
+    public var jwksMaxStaleSeconds: Int = 86400
+    public var maxTokenBytes: Int = 8192
+    public var tokenCacheEntries: Int = 100_000
+    /// Lower-cased host names allowed over http and on private/loopback addresses.
+    public var insecureIdPHosts: [String] = []
+
+    public init() {}
+}
+
+public struct AssertionSettings: Sendable, Hashable {
+    public var enabled: Bool = true
+    public var header: String = "X-Gatehouse-Assertion"
+    public var issuer: String = "gatehouse"
+    /// Absolute path.
+    public var keyDir: String = ".gatehouse/keys"
+    public var ttlSeconds: Int = 60
+
+    public init() {}
+}
+
+public struct GlobalLimits: Sendable, Hashable {
+    public var maxRequestBodyBytes: Int = 10_485_760
+    public var maxHeaderBytes: Int = 32768
+    public var upstreamConnectTimeoutSeconds: Double = 5
+    public var upstreamIdleTimeoutSeconds: Double = 300
+
+    public init() {}
+}
+
+public enum LogLevel: String, Sendable, Hashable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+/// `gatehouse.yaml`, validated, with environment overrides applied and paths made absolute.
+public struct GatehouseSettings: Sendable, Hashable {
+    public var listen = SocketAddressSpec(host: "127.0.0.1", port: 8080)
+    public var adminListen = SocketAddressSpec(host: "127.0.0.1", port: 9090)
+    /// Absolute path of the operator token file (nil when the token comes from the environment).
+    public var operatorTokenFile: String?
+    /// The operator token, when known (from `GATEHOUSE_OPERATOR_TOKEN` or the file).
+    public var operatorToken: String?
+    /// Absolute path.
+    public var tenantsDir: String = "tenants"
+    public var store: StoreLocation = .sqlite(path: ".gatehouse/state.sqlite")
+    public var identity = IdentitySettings()
+    /// Lower-cased, `_` folded to `-` (see `HeaderName.canonical`).
+    public var protectedPrefixes: [String] = ["x-gatehouse-"]
+    public var assertion = AssertionSettings()
+    public var limits = GlobalLimits()
+    public var logLevel: LogLevel = .info
+    /// The config file these settings came from (absolute), if any.
+    public var configFile: String?
+
+    public init() {}
+}

@@ -1,0 +1,165 @@
+/// An upstream instance of a tenant (its own gateway / agent runtime).
+public struct Upstream: Sendable, Hashable, CustomStringConvertible {
+    public var scheme: String  // "http" or "https"
+    public var host: String
+    public var port: Int
+    /// Prepended to the forwarded path ("" when the URL has no path).
+    public var basePath: String
+
+    public init(scheme: String, host: String, port: Int, basePath: String) {
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.basePath = basePath
+    }
+
+    /// `host:port`, as used in logs and metrics.
+    public var description: String { "\(host.contains(":") ? "[\(host)]" : host):\(port)" }
+
+    /// The Host header value for this upstream (port omitted when it is the scheme's default).
+    public var hostHeader: String {
+        let h = host.contains(":") ? "[\(host)]" : host
+        if (scheme == "http" && port == 80) || (scheme == "https" && port == 443) { return h }
+        return "\(h):\(port)"
+    }
+
+    /// Parses `http(s)://host[:port][/path]`. Nil for anything else (userinfo, query, fragment…).
+    public init?(url: String) {
+        guard let parsed = ParsedURL(url), parsed.scheme == "http" || parsed.scheme == "https",
+            parsed.query == nil, parsed.fragment == nil, !parsed.hasUserInfo
+        else { return nil }
+        self.scheme = parsed.scheme
+        self.host = parsed.host
+        self.port = parsed.port ?? (parsed.scheme == "https" ? 443 : 80)
+        var path = parsed.path
+        while path.hasSuffix("/") { path.removeLast() }
+        self.basePath = path
+    }
+}
+
+/// Which value a propagated header carries.
+public enum PropagationSource: Sendable, Hashable {
+    /// `$tenant`: the resolved tenant id.
+    case tenant
+    case claim(ClaimPath)
+}
+
+public struct PropagationRule: Sendable, Hashable {
+    /// The header name as configured (sent in this spelling).
+    public var header: String
+    public var source: PropagationSource
+
+    public init(header: String, source: PropagationSource) {
+        self.header = header
+        self.source = source
+    }
+}
+
+public enum AuthorizationMode: String, Sendable, Hashable {
+    /// The inbound `Authorization` header reaches the upstream unchanged.
+    case passthrough
+    /// The inbound `Authorization` header is removed before forwarding.
+    case drop
+}
+
+public struct SessionRule: Sendable, Hashable {
+    public enum IssuedBy: String, Sendable, Hashable {
+        case server
+        case client
+    }
+
+    public var header: String
+    public var issuedBy: IssuedBy
+
+    public init(header: String, issuedBy: IssuedBy) {
+        self.header = header
+        self.issuedBy = issuedBy
+    }
+}
+
+public struct OAuthSettings: Sendable, Hashable {
+    public var completionURL: String
+    public var flowTTLSeconds: Int
+
+    public init(completionURL: String, flowTTLSeconds: Int = 600) {
+        self.completionURL = completionURL
+        self.flowTTLSeconds = flowTTLSeconds
+    }
+}
+
+public struct TenantLimits: Sendable, Hashable {
+    /// 0 = unlimited. Token bucket per tenant (burst = one second's worth, at least 1).
+    public var requestsPerSecond: Double
+    /// 0 = unlimited.
+    public var maxConcurrentRequests: Int
+
+    public init(requestsPerSecond: Double = 0, maxConcurrentRequests: Int = 0) {
+        self.requestsPerSecond = requestsPerSecond
+        self.maxConcurrentRequests = maxConcurrentRequests
+    }
+}
+
+public struct TenantMatch: Sendable, Hashable {
+    /// Lower-cased host names (no port).
+    public var hosts: [String]
+    /// Starts with "/", no trailing "/".
+    public var pathPrefix: String?
+    public var stripPrefix: Bool
+
+    public init(hosts: [String] = [], pathPrefix: String? = nil, stripPrefix: Bool = true) {
+        self.hosts = hosts
+        self.pathPrefix = pathPrefix
+        self.stripPrefix = stripPrefix
+    }
+}
+
+/// One tenant, validated. Immutable once built.
+public struct Tenant: Sendable, Hashable {
+    public var id: TenantID
+    public var displayName: String
+    public var match: TenantMatch
+    /// IdPs from the tenant file (admin-registered ones are merged into the snapshot later).
+    public var idps: [IdentityProvider]
+    public var upstreams: [Upstream]
+    public var preserveHost: Bool
+    public var propagate: [PropagationRule]
+    public var authorization: AuthorizationMode
+    public var sessions: [SessionRule]
+    public var sessionIdleTTLSeconds: Int
+    public var oauth: OAuthSettings?
+    public var limits: TenantLimits
+    /// The file this tenant came from (for messages).
+    public var sourceFile: String
+
+    public static let defaultPropagation: [PropagationRule] = [
+        PropagationRule(header: "X-Tenant-Id", source: .tenant),
+        PropagationRule(header: "X-User-Id", source: .claim(try! ClaimPath("sub"))),
+    ]
+
+    public static let defaultSessions: [SessionRule] = [
+        SessionRule(header: "Mcp-Session-Id", issuedBy: .server),
+        SessionRule(header: "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", issuedBy: .client),
+    ]
+
+    public init(
+        id: TenantID, displayName: String, match: TenantMatch = TenantMatch(), idps: [IdentityProvider],
+        upstreams: [Upstream], preserveHost: Bool = false, propagate: [PropagationRule] = Tenant.defaultPropagation,
+        authorization: AuthorizationMode = .passthrough, sessions: [SessionRule] = Tenant.defaultSessions,
+        sessionIdleTTLSeconds: Int = 3600, oauth: OAuthSettings? = nil, limits: TenantLimits = TenantLimits(),
+        sourceFile: String = ""
+    ) {
+        self.id = id
+        self.displayName = displayName
+        self.match = match
+        self.idps = idps
+        self.upstreams = upstreams
+        self.preserveHost = preserveHost
+        self.propagate = propagate
+        self.authorization = authorization
+        self.sessions = sessions
+        self.sessionIdleTTLSeconds = sessionIdleTTLSeconds
+        self.oauth = oauth
+        self.limits = limits
+        self.sourceFile = sourceFile
+    }
+}
