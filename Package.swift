@@ -59,12 +59,12 @@ let package = Package(
             name: "GatehouseProxy",
             dependencies: [
                 "GatehouseCore",
-                "GatehouseConfig",
                 "GatehouseIdentity",
-                "GatehouseHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The admin listener: health, readiness, metrics (and the admin API).
@@ -76,11 +76,21 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // The composition root: one running Gatehouse (data plane, admin, background work).
+        .target(
+            name: "GatehouseApp",
+            dependencies: [
+                "GatehouseCore", "GatehouseConfig", "GatehouseIdentity", "GatehouseHTTP", "GatehouseProxy", "GatehouseAdmin",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // `gatehouse demo`: development IdP and echo agents.
         .target(
             name: "GatehouseDemo",
             dependencies: [
-                "GatehouseCore", "GatehouseHTTP", "GatehouseIdentity", "GatehouseProxy", "GatehouseAdmin", "GatehouseConfig",
+                "GatehouseCore", "GatehouseHTTP", "GatehouseIdentity", "GatehouseProxy", "GatehouseAdmin", "GatehouseConfig", "GatehouseApp",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -90,7 +100,7 @@ let package = Package(
         .executableTarget(
             name: "gatehouse",
             dependencies: [
-                "GatehouseCore", "GatehouseConfig", "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseIdentity", "GatehouseHTTP",
+                "GatehouseCore", "GatehouseConfig", "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseIdentity", "GatehouseHTTP", "GatehouseApp",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -109,7 +119,7 @@ let package = Package(
         .testTarget(
             name: "GatehouseIntegrationTests",
             dependencies: [
-                "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig",
+                "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig", "GatehouseApp",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

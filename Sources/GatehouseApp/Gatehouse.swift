@@ -1,0 +1,144 @@
+import GatehouseAdmin
+import GatehouseConfig
+import GatehouseCore
+import GatehouseHTTP
+import GatehouseIdentity
+import GatehouseProxy
+import Logging
+import NIOCore
+import NIOPosix
+import Synchronization
+
+/// One running Gatehouse: the data plane, the admin listener and the background work
+/// (key-set refresh, tenant-file reload), wired from one validated snapshot.
+public final class Gatehouse: Sendable {
+    public struct Options: Sendable {
+        /// Write one access-log line per request to stdout.
+        public var accessLog: Bool = true
+        public var clock: WallClock = SystemWallClock.now
+        /// Replaces the HTTP fetcher for IdP documents (tests use it only for hostile documents).
+        public var fetcher: (any DocumentFetcher)?
+        /// Poll the tenants folder for changes every second.
+        public var watchTenants: Bool = true
+        /// Number of event-loop threads (0 = one per core).
+        public var threads: Int = 0
+
+        public init() {}
+    }
+
+    public let runtime: ProxyRuntime
+    public let metrics: GatehouseMetrics
+    public let keySets: KeySetCache
+    public let tokenCache: VerifiedTokenCache
+    private let group: MultiThreadedEventLoopGroup
+    private let proxy: ProxyServer
+    private let admin: AdminServer
+    private let logger: Logger
+    private let options: Options
+    private let ports = Mutex<(data: Int, admin: Int)>((0, 0))
+    private let background = Mutex<[Task<Void, Never>]>([])
+    private let watcher: TenantDirectoryWatcher?
+
+    public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
+        let settings = snapshot.settings
+        var logger = Logger(label: "gatehouse")
+        logger.logLevel = Logger.Level(rawValue: settings.logLevel.rawValue) ?? .info
+        self.logger = logger
+        self.options = options
+        let metrics = GatehouseMetrics()
+        self.metrics = metrics
+        let threads = options.threads > 0 ? options.threads : System.coreCount
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        self.group = group
+        let fetcher = options.fetcher ?? HTTPDocumentFetcher(client: HTTPClient(group: group))
+        let keySets = KeySetCache(settings: settings.identity, fetcher: fetcher, clock: options.clock, metrics: metrics, logger: logger)
+        self.keySets = keySets
+        let cache = VerifiedTokenCache(capacity: settings.identity.tokenCacheEntries, metrics: metrics)
+        self.tokenCache = cache
+        let authenticator = Authenticator(
+            settings: settings.identity, keySets: keySets, cache: cache, clock: options.clock, metrics: metrics, logger: logger)
+        let signer: AssertionSigner? =
+            settings.assertion.enabled
+            ? try AssertionSigner(
+                keyDirectory: settings.assertion.keyDir, issuer: settings.assertion.issuer, ttlSeconds: settings.assertion.ttlSeconds,
+                clock: options.clock)
+            : nil
+        let runtime = ProxyRuntime(
+            snapshot: snapshot, authenticator: authenticator, signer: signer, metrics: metrics, logger: logger, accessLog: options.accessLog)
+        self.runtime = runtime
+        self.proxy = try ProxyServer(runtime: runtime, group: group)
+        self.admin = AdminServer(
+            listen: settings.adminListen, group: group, metrics: metrics.registry,
+            readiness: { (ready: true, reason: nil) }, logger: logger)
+        self.watcher = options.watchTenants ? TenantDirectoryWatcher(directory: settings.tenantsDir) : nil
+    }
+
+    public var dataPort: Int { ports.withLock { $0.data } }
+    public var adminPort: Int { ports.withLock { $0.admin } }
+    public var snapshot: ConfigSnapshot { runtime.config.snapshot }
+
+    /// Binds both listeners (port 0 picks free ports), fetches every IdP's keys, starts the
+    /// background work. Returns once Gatehouse is serving.
+    public func start() async throws {
+        let settings = snapshot.settings
+        await keySets.prime(snapshot)
+        let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port)
+        let adminPort = try await admin.start()
+        ports.withLock { $0 = (data, adminPort) }
+        logger.notice(
+            "gatehouse serving",
+            metadata: [
+                "listen": "\(settings.listen.host):\(data)", "admin": "\(settings.adminListen.host):\(adminPort)",
+                "tenants": "\(snapshot.tenants.count)",
+            ])
+        let keySets = self.keySets
+        let refresh = Task.detached {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(5))
+                if Task.isCancelled { break }
+                await keySets.refreshDue()
+            }
+        }
+        var tasks = [refresh]
+        if let watcher {
+            let watch = Task.detached { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .seconds(1))
+                    if Task.isCancelled { break }
+                    if watcher.hasChanged() { _ = self?.reloadTenants() }
+                }
+            }
+            tasks.append(watch)
+        }
+        background.withLock { $0 = tasks }
+    }
+
+    /// Re-reads the tenants folder. A broken file keeps the old snapshot; the problems are
+    /// logged and returned.
+    @discardableResult
+    public func reloadTenants() -> Result<Int, [ConfigProblem]> {
+        let settings = snapshot.settings
+        switch ConfigLoader.loadTenants(settings: settings) {
+        case .success(let tenants):
+            let next = ConfigSnapshot(settings: settings, tenants: tenants)
+            runtime.apply(next)
+            tokenCache.removeAll()
+            metrics.configReloads.increment(["ok"])
+            logger.notice("tenants reloaded", metadata: ["tenants": "\(tenants.count)"])
+            let keySets = self.keySets
+            Task.detached { await keySets.prime(next) }
+            return .success(tenants.count)
+        case .failure(let problems):
+            metrics.configReloads.increment(["error"])
+            for p in problems { logger.error("reload refused; keeping the previous configuration", metadata: ["problem": "\(p)"]) }
+            return .failure(problems)
+        }
+    }
+
+    public func shutdown() async {
+        for task in background.withLock({ $0 }) { task.cancel() }
+        await proxy.shutdown()
+        try? await admin.shutdown()
+        try? await group.shutdownGracefully()
+    }
+}

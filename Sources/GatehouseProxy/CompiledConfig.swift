@@ -1,0 +1,73 @@
+import GatehouseCore
+
+/// Everything the data plane needs per tenant, computed once per configuration snapshot so
+/// that the hot path does no string folding, parsing or allocation it could have done earlier.
+public final class CompiledTenant: Sendable {
+    public let tenant: Tenant
+    /// Canonical names (see `HeaderName.canonical`) of inbound headers always removed for this
+    /// tenant: every propagated header and the assertion header.
+    let strippedHeaders: Set<String>
+    let upstreams: UpstreamGroup
+    let limiter: TenantLimiter
+    /// Issuers for Protected Resource Metadata.
+    let authorizationServers: [String]
+    let scopesSupported: [String]
+
+    init(tenant: Tenant, settings: GatehouseSettings, previous: CompiledTenant?, now: Double) {
+        self.tenant = tenant
+        var stripped = Set(tenant.propagate.map { HeaderName.canonical($0.header) })
+        stripped.insert(HeaderName.canonical(settings.assertion.header))
+        self.strippedHeaders = stripped
+        // Keep health state and limiter buckets across reloads when nothing relevant changed.
+        let instances = tenant.upstreams.map { upstream in
+            previous?.upstreams.instance(for: upstream) ?? UpstreamInstance(upstream: upstream)
+        }
+        self.upstreams = UpstreamGroup(instances: instances)
+        if let previous, previous.tenant.limits == tenant.limits {
+            self.limiter = previous.limiter
+        } else {
+            self.limiter = TenantLimiter(limits: tenant.limits, now: now)
+        }
+        var issuers: [String] = []
+        var scopes: [String] = []
+        for idp in tenant.idps {
+            if !issuers.contains(idp.issuer) { issuers.append(idp.issuer) }
+            for s in idp.requiredScopes where !scopes.contains(s) { scopes.append(s) }
+        }
+        self.authorizationServers = issuers
+        self.scopesSupported = scopes
+    }
+}
+
+/// One immutable, compiled configuration: the snapshot plus per-tenant compiled state.
+public final class CompiledConfig: Sendable {
+    public let snapshot: ConfigSnapshot
+    let tenants: [TenantID: CompiledTenant]
+    /// Canonical protected prefixes (always stripped).
+    let protectedPrefixes: [String]
+    let assertionHeaderCanonical: String
+    /// Union of every tenant's stripped headers, for requests whose tenant is not known yet.
+    let allStrippedHeaders: Set<String>
+
+    public init(snapshot: ConfigSnapshot, previous: CompiledConfig? = nil, now: Double = monotonicSeconds()) {
+        self.snapshot = snapshot
+        var compiled: [TenantID: CompiledTenant] = [:]
+        for (id, tenant) in snapshot.tenants {
+            compiled[id] = CompiledTenant(tenant: tenant, settings: snapshot.settings, previous: previous?.tenants[id], now: now)
+        }
+        self.tenants = compiled
+        self.allStrippedHeaders = compiled.values.reduce(into: Set<String>()) { $0.formUnion($1.strippedHeaders) }
+        self.protectedPrefixes = snapshot.settings.protectedPrefixes.map(HeaderName.canonical)
+        self.assertionHeaderCanonical = HeaderName.canonical(snapshot.settings.assertion.header)
+    }
+
+    /// True when an inbound header must be removed before anything else looks at the request.
+    /// `tenant` is nil while the tenant is not yet known: then every tenant's propagated header
+    /// names are removed too (the request may still be routed by its token's issuer).
+    func mustStrip(canonicalName name: String, tenant: CompiledTenant?) -> Bool {
+        for prefix in protectedPrefixes where name.hasPrefix(prefix) { return true }
+        if name == assertionHeaderCanonical { return true }
+        if let tenant { return tenant.strippedHeaders.contains(name) }
+        return allStrippedHeaders.contains(name)
+    }
+}

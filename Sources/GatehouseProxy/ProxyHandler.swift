@@ -1,0 +1,657 @@
+import GatehouseCore
+import GatehouseIdentity
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The data plane for one client connection (DESIGN 3): reserved paths, tenant resolution,
+/// strip, authenticate, limits, propagate, forward — streaming both ways with backpressure.
+///
+/// One request is in flight per connection at a time (`HTTPServerPipelineHandler` holds
+/// pipelined requests back until the previous response has ended).
+final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    enum Phase {
+        case idle
+        /// Waiting for the token to verify (reads paused, body parts buffered).
+        case authenticating
+        /// Waiting for an upstream connection (reads paused, body parts buffered).
+        case connecting
+        /// The request head went upstream; body parts stream through.
+        case forwarding
+        /// Gatehouse answered itself; the rest of the request body is read and dropped.
+        case draining
+    }
+
+    /// State of the request currently on this connection.
+    struct Exchange {
+        var head: HTTPRequestHead
+        var requestID: String
+        var host: String?
+        var startedAt: Double
+        var tenant: CompiledTenant?
+        var principal: Principal?
+        var buffered: [HTTPServerRequestPart] = []
+        var requestEnded = false
+        var bodyBytes = 0
+        var upstream: UpstreamConnection?
+        var attempts: [UpstreamInstance] = []
+        var upstreamHead: HTTPRequestHead?
+        var upstreamStartedAt = 0.0
+        var responseHeadSent = false
+        var status = 0
+        var bytesOut = 0
+        var slotHeld = false
+        var closeAfterResponse = false
+        var reason: String?
+    }
+
+    private let runtime: ProxyRuntime
+    private let pools: UpstreamPools
+    private let scheme: String
+    private var context: ChannelHandlerContext?
+    private var pool: UpstreamPool?
+    private var remoteIP: String?
+
+    private var phase = Phase.idle
+    private var exchange: Exchange?
+    /// Bumped for every request so that late async results for an old request are ignored.
+    private var generation = 0
+    private var config: CompiledConfig
+
+    private var readsPaused = false
+    private var pendingRead = false
+    /// Bytes of a body Gatehouse refused that it still reads and drops before closing.
+    private let maxDrainBytes = 1 << 20
+
+    init(runtime: ProxyRuntime, pools: UpstreamPools, scheme: String) {
+        self.runtime = runtime
+        self.pools = pools
+        self.scheme = scheme
+        self.config = runtime.config
+    }
+
+    // MARK: - Channel events
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        self.pool = pools.pool(for: context.eventLoop)
+        if let address = context.channel.remoteAddress { remoteIP = address.ipAddress }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let part = unwrapInboundIn(data)
+        switch part {
+        case .head(let head):
+            startRequest(head, context: context)
+        case .body(let buffer):
+            guard var ex = exchange else { return }
+            ex.bodyBytes += buffer.readableBytes
+            exchange = ex
+            if ex.bodyBytes > config.snapshot.settings.limits.maxRequestBodyBytes, phase != .draining {
+                requestBodyTooLarge(context: context)
+                return
+            }
+            switch phase {
+            case .forwarding:
+                guard let upstream = ex.upstream else { return }
+                upstream.channel.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
+            case .authenticating, .connecting:
+                exchange?.buffered.append(part)
+            case .draining:
+                if ex.bodyBytes > maxDrainBytes { context.close(promise: nil) }
+            case .idle:
+                break
+            }
+        case .end:
+            guard exchange != nil else { return }
+            exchange?.requestEnded = true
+            switch phase {
+            case .forwarding:
+                if let upstream = exchange?.upstream {
+                    upstream.channel.writeAndFlush(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)
+                }
+            case .authenticating, .connecting:
+                exchange?.buffered.append(part)
+            case .draining:
+                finishDrain(context: context)
+            case .idle:
+                break
+            }
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if phase == .forwarding, let upstream = exchange?.upstream { upstream.channel.flush() }
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if readsPaused {
+            pendingRead = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable { exchange?.upstream?.handler.resumeReading() }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        if var ex = exchange {
+            // The client went away mid-request: the upstream exchange cannot be reused.
+            if let upstream = ex.upstream {
+                upstream.reusable = false
+                upstream.handler.delegate = nil
+                upstream.channel.close(promise: nil)
+                ex.upstream = nil
+            }
+            if ex.status == 0 { ex.status = 499 }
+            exchange = ex
+            completeExchange()
+        }
+        phase = .idle
+        generation &+= 1
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: Error) {
+        if let parserError = error as? HTTPParserError {
+            // Malformed HTTP from the client: answer once if we can, then close.
+            if exchange == nil || !(exchange?.responseHeadSent ?? true) {
+                let status: HTTPResponseStatus
+                switch parserError {
+                case .headerOverflow: status = .requestHeaderFieldsTooLarge
+                default: status = .badRequest
+                }
+                let response = LocalResponse.error(status, status == .badRequest ? "bad_request" : "headers_too_large", "the request could not be parsed")
+                writeRaw(response, context: context)
+            }
+            context.close(promise: nil)
+            return
+        }
+        context.close(promise: nil)
+    }
+
+    // MARK: - Read gating (backpressure)
+
+    private func pauseReads() { readsPaused = true }
+
+    private func resumeReads() {
+        readsPaused = false
+        if pendingRead, let context {
+            pendingRead = false
+            context.read()
+        }
+    }
+
+    // MARK: - Request head
+
+    private func startRequest(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        generation &+= 1
+        config = runtime.config
+        let settings = config.snapshot.settings
+        var headers = head.headers
+        let requestID = HeaderRewriting.saneRequestID(headers.first(name: "x-request-id")) ?? RequestID.generate()
+        exchange = Exchange(head: head, requestID: requestID, host: nil, startedAt: monotonicSeconds())
+        pauseReads()
+
+        // Size limits first: nothing else should spend effort on an oversized request.
+        var headerBytes = head.uri.utf8.count + 16
+        for (name, value) in headers { headerBytes += name.utf8.count + value.utf8.count + 4 }
+        if headerBytes > settings.limits.maxHeaderBytes {
+            respondLocally(.error(.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large"), close: true)
+            return
+        }
+        if let length = headers.first(name: "content-length"), let n = Int(length), n > settings.limits.maxRequestBodyBytes {
+            respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
+            return
+        }
+
+        // Host: exactly one, and plain (it is echoed into URLs Gatehouse writes).
+        let hosts = headers["host"]
+        guard hosts.count <= 1, let host = hosts.first.map({ String($0) }) ?? Optional(""),
+            host.isEmpty || Self.isSaneAuthority(host)
+        else {
+            respondLocally(.error(.badRequest, "bad_request", "invalid Host header"), close: true)
+            return
+        }
+        exchange?.host = host.isEmpty ? nil : host
+        guard head.uri.hasPrefix("/") else {
+            respondLocally(.error(.badRequest, "bad_request", "only origin-form request targets are accepted"), close: true)
+            return
+        }
+
+        // Tenant by Host, then by path prefix.
+        let path = Self.path(of: head.uri)
+        var tenant: CompiledTenant?
+        if !host.isEmpty, let id = config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(host)] {
+            tenant = config.tenants[id]
+        } else if let match = config.snapshot.tenant(forPath: path) {
+            tenant = config.tenants[match.tenant]
+        }
+        exchange?.tenant = tenant
+
+        // Strip before anything can read a spoofed identity header, for every request.
+        HeaderRewriting.strip(&headers, config: config, tenant: tenant)
+        exchange?.head.headers = headers
+
+        if let reserved = ReservedEndpoints.handle(
+            method: head.method, path: path, host: exchange?.host, scheme: scheme, config: config, signer: runtime.signer)
+        {
+            respondLocally(reserved, close: false)
+            return
+        }
+
+        let token: String
+        switch HeaderRewriting.bearerToken(headers) {
+        case .absent:
+            authenticationFailed(AuthError(.missingToken, reason: "missing_token"))
+            return
+        case .malformed:
+            authenticationFailed(.invalid("malformed", "unusable Authorization header"))
+            return
+        case .token(let t):
+            token = t
+        }
+        if token.utf8.count > settings.identity.maxTokenBytes {
+            authenticationFailed(.invalid("too_large", "token of \(token.utf8.count) bytes"))
+            return
+        }
+
+        let snapshot = config.snapshot
+        if let principal = runtime.authenticator.cachedPrincipal(token: token, tenant: tenant?.tenant.id, snapshot: snapshot) {
+            authenticated(principal)
+            return
+        }
+        phase = .authenticating
+        let runtime = self.runtime
+        let generation = self.generation
+        let tenantID = tenant?.tenant.id
+        let promise = context.eventLoop.makePromise(of: Result<Principal, AuthError>.self)
+        promise.completeWithTask {
+            await runtime.authenticator.authenticate(token: token, tenant: tenantID, snapshot: snapshot)
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { result in
+            guard self.generation == generation, self.phase == .authenticating, self.context != nil else { return }
+            switch result {
+            case .success(let principal): self.authenticated(principal)
+            case .failure(let failure): self.authenticationFailed(failure)
+            }
+        }
+    }
+
+    private func authenticationFailed(_ failure: AuthError) {
+        let tenant = exchange?.tenant
+        runtime.metrics.authFailures.increment([tenant?.tenant.id.rawValue ?? "-", failure.reason])
+        if failure.kind != .missingToken {
+            runtime.logger.info(
+                "authentication failed",
+                metadata: [
+                    "tenant": "\(tenant?.tenant.id.rawValue ?? "-")", "reason": "\(failure.reason)", "detail": "\(failure.detail)",
+                    "request_id": "\(exchange?.requestID ?? "")",
+                ])
+        }
+        let prm = ProtectedResourceMetadata.url(scheme: scheme, host: exchange?.host, tenant: tenant)
+        respondLocally(.authFailure(failure, resourceMetadataURL: prm), close: false)
+    }
+
+    // MARK: - After authentication
+
+    private func authenticated(_ principal: Principal) {
+        guard var ex = exchange, let tenant = config.tenants[principal.tenant] else {
+            authenticationFailed(.invalid("unknown_issuer", "tenant vanished during reload"))
+            return
+        }
+        if ex.tenant == nil {
+            // Routed by issuer: strip this tenant's headers too (already covered by the union,
+            // but keep the rule explicit).
+            HeaderRewriting.strip(&ex.head.headers, config: config, tenant: tenant)
+        }
+        ex.tenant = tenant
+        ex.principal = principal
+        exchange = ex
+
+        let now = monotonicSeconds()
+        if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
+            var headers = HTTPHeaders()
+            headers.add(name: "retry-after", value: String(retryAfter))
+            respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
+            return
+        }
+        guard tenant.limiter.acquireSlot() else {
+            var headers = HTTPHeaders()
+            headers.add(name: "retry-after", value: "1")
+            respondLocally(
+                .error(.tooManyRequests, "concurrency_limited", "too many concurrent requests for this tenant", headers: headers),
+                close: false)
+            return
+        }
+        exchange?.slotHeld = true
+        // Built into locals first: `buildUpstreamHead` reads `exchange`, which must not be
+        // under modification meanwhile (exclusive access).
+        let upstreamHead = buildUpstreamHead(tenant: tenant, principal: principal)
+        let attempts = tenant.upstreams.attemptOrder(now: now)
+        exchange?.upstreamHead = upstreamHead
+        exchange?.attempts = attempts
+        connectNext()
+    }
+
+    private func buildUpstreamHead(tenant: CompiledTenant, principal: Principal) -> HTTPRequestHead {
+        guard let ex = exchange else { preconditionFailure("no exchange") }
+        let settings = config.snapshot.settings
+        var headers = ex.head.headers
+        let originalHost = ex.host
+        HeaderRewriting.removeHopByHop(&headers)
+        headers.remove(name: "expect")
+        HeaderRewriting.normaliseFraming(&headers)
+        if tenant.tenant.authorization == .drop { headers.remove(name: "authorization") }
+        HeaderRewriting.propagate(into: &headers, tenant: tenant, principal: principal, logger: runtime.logger, requestID: ex.requestID)
+        if settings.assertion.enabled, let signer = runtime.signer {
+            headers.replaceOrAdd(name: settings.assertion.header, value: signer.sign(principal))
+        }
+        if let ip = remoteIP {
+            let prior = headers[canonicalForm: "x-forwarded-for"].joined(separator: ", ")
+            headers.replaceOrAdd(name: "x-forwarded-for", value: prior.isEmpty ? ip : "\(prior), \(ip)")
+        }
+        headers.replaceOrAdd(name: "x-forwarded-proto", value: scheme)
+        if let originalHost { headers.replaceOrAdd(name: "x-forwarded-host", value: originalHost) } else { headers.remove(name: "x-forwarded-host") }
+        headers.replaceOrAdd(name: "x-request-id", value: ex.requestID)
+        if !HeaderRewriting.saneTraceparent(headers.first(name: "traceparent")) {
+            headers.remove(name: "traceparent")
+            headers.remove(name: "tracestate")
+        }
+
+        var uri = ex.head.uri
+        if let prefix = tenant.tenant.match.pathPrefix, tenant.tenant.match.stripPrefix, config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(originalHost ?? "")] != tenant.tenant.id,
+            uri.hasPrefix(prefix)
+        {
+            uri = String(uri.dropFirst(prefix.count))
+            if uri.isEmpty || uri.first == "?" { uri = "/" + uri }
+        }
+        return HTTPRequestHead(version: .http1_1, method: ex.head.method, uri: uri, headers: headers)
+    }
+
+    // MARK: - Upstream connection
+
+    private func connectNext() {
+        guard var ex = exchange, let pool else { return }
+        guard !ex.attempts.isEmpty else {
+            respondLocally(.error(.badGateway, "bad_gateway", "no upstream instance could be reached"), close: false, reason: "no_upstream")
+            return
+        }
+        let instance = ex.attempts.removeFirst()
+        exchange = ex
+        if let conn = pool.checkout(instance) {
+            startForwarding(conn)
+            return
+        }
+        phase = .connecting
+        let limits = config.snapshot.settings.limits
+        let generation = self.generation
+        pool.connect(
+            instance, connectTimeout: .milliseconds(Int64(limits.upstreamConnectTimeoutSeconds * 1000)),
+            idleTimeout: .milliseconds(Int64(limits.upstreamIdleTimeoutSeconds * 1000))
+        ).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let conn):
+                guard self.generation == generation, self.phase == .connecting, self.context != nil else {
+                    // Nobody needs it any more; keep it for the next request.
+                    pool.checkin(conn)
+                    return
+                }
+                self.startForwarding(conn)
+            case .failure(let error):
+                instance.recordFailure(now: monotonicSeconds())
+                guard self.generation == generation, self.phase == .connecting else { return }
+                self.runtime.logger.warning(
+                    "upstream connect failed",
+                    metadata: ["upstream": "\(instance.upstream)", "error": "\(error)", "request_id": "\(self.exchange?.requestID ?? "")"])
+                self.connectNext()
+            }
+        }
+    }
+
+    private func startForwarding(_ conn: UpstreamConnection) {
+        guard var ex = exchange, let head = ex.upstreamHead else { return }
+        conn.handler.delegate = self
+        ex.upstream = conn
+        ex.upstreamStartedAt = monotonicSeconds()
+        var head2 = head
+        if !ex.head.headers.contains(name: "content-length"), !ex.head.headers.contains(name: "transfer-encoding") {
+            // A request without framing has no body; say so, so that the encoder adds none.
+            if ex.head.method != .GET, ex.head.method != .HEAD { head2.headers.replaceOrAdd(name: "content-length", value: "0") }
+        }
+        if ex.tenant?.tenant.preserveHost != true || !head2.headers.contains(name: "host") {
+            head2.headers.replaceOrAdd(name: "host", value: conn.instance.upstream.hostHeader)
+        }
+        let base = conn.instance.upstream.basePath
+        if !base.isEmpty { head2.uri = base + head2.uri }
+        let buffered = ex.buffered
+        ex.buffered = []
+        exchange = ex
+        phase = .forwarding
+        conn.channel.write(NIOAny(HTTPClientRequestPart.head(head2)), promise: nil)
+        for part in buffered {
+            switch part {
+            case .body(let b): conn.channel.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(b))), promise: nil)
+            case .end: conn.channel.write(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)
+            case .head: break
+            }
+        }
+        conn.channel.flush()
+        if conn.channel.isWritable { resumeReads() }
+    }
+
+    // MARK: - UpstreamDelegate
+
+    var clientWritable: Bool { context?.channel.isWritable ?? false }
+
+    func upstreamReceived(_ part: HTTPClientResponsePart) {
+        guard let context, var ex = exchange, let conn = ex.upstream else { return }
+        switch part {
+        case .head(var head):
+            if head.status.code < 200 { return }  // informational responses are not relayed
+            conn.instance.recordSuccess()
+            runtime.metrics.upstreamLatency.observe([ex.tenant?.tenant.id.rawValue ?? "-"], monotonicSeconds() - ex.upstreamStartedAt)
+            if !head.isKeepAlive { conn.reusable = false }
+            HeaderRewriting.removeHopByHop(&head.headers)
+            if !head.headers.contains(name: "x-request-id") { head.headers.add(name: "x-request-id", value: ex.requestID) }
+            if !ex.head.isKeepAlive { ex.closeAfterResponse = true }
+            if ex.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }
+            head.version = .http1_1
+            ex.status = Int(head.status.code)
+            ex.responseHeadSent = true
+            exchange = ex
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
+        case .body(let buffer):
+            exchange?.bytesOut += buffer.readableBytes
+            // Flushed per part: server-sent events must reach the client event by event.
+            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        case .end(let trailers):
+            finishForwardedResponse(trailers: trailers, context: context)
+        }
+    }
+
+    func upstreamWritabilityChanged(writable: Bool) {
+        guard phase == .forwarding else { return }
+        if writable { resumeReads() } else { pauseReads() }
+    }
+
+    func upstreamFailed(_ error: Error) {
+        runtime.logger.warning(
+            "upstream error", metadata: ["error": "\(error)", "request_id": "\(exchange?.requestID ?? "")", "upstream": "\(exchange?.upstream?.instance.upstream.description ?? "-")"])
+        upstreamBroke(timeout: false)
+    }
+
+    func upstreamIdleTimeout() {
+        upstreamBroke(timeout: true)
+    }
+
+    func upstreamClosed() {
+        upstreamBroke(timeout: false)
+    }
+
+    /// The upstream connection failed, timed out or closed before the response ended.
+    private func upstreamBroke(timeout: Bool) {
+        guard var ex = exchange, let conn = ex.upstream else { return }
+        conn.reusable = false
+        conn.handler.delegate = nil
+        conn.channel.close(promise: nil)
+        ex.upstream = nil
+        exchange = ex
+        if !timeout { conn.instance.recordFailure(now: monotonicSeconds()) }
+        if ex.responseHeadSent {
+            // Mid-stream: all we can do is end the client connection so it sees the truncation.
+            ex.closeAfterResponse = true
+            ex.reason = timeout ? "upstream_timeout" : "upstream_closed"
+            exchange = ex
+            completeExchange()
+            context?.close(promise: nil)
+            return
+        }
+        if timeout {
+            respondLocally(.error(.gatewayTimeout, "gateway_timeout", "the upstream did not answer in time"), close: !ex.requestEnded, reason: "upstream_timeout")
+        } else {
+            respondLocally(.error(.badGateway, "bad_gateway", "the upstream connection failed"), close: !ex.requestEnded, reason: "upstream_failed")
+        }
+    }
+
+    private func finishForwardedResponse(trailers: HTTPHeaders?, context: ChannelHandlerContext) {
+        guard var ex = exchange, let conn = ex.upstream else { return }
+        ex.upstream = nil
+        exchange = ex
+        if ex.requestEnded, phase == .forwarding {
+            pool?.checkin(conn)
+        } else {
+            // The upstream answered before the request body was complete: that connection is
+            // mid-request and cannot be reused; the client connection cannot either.
+            conn.reusable = false
+            conn.handler.delegate = nil
+            conn.channel.close(promise: nil)
+            ex.closeAfterResponse = true
+            exchange = ex
+        }
+        let close = ex.closeAfterResponse
+        completeExchange()
+        // State is reset before `.end` is written: writing it may deliver the next pipelined request.
+        let end = context.writeAndFlush(wrapOutboundOut(.end(trailers)))
+        if close { end.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
+        resumeReads()
+    }
+
+    // MARK: - Local responses
+
+    private func respondLocally(_ response: LocalResponse, close: Bool, reason: String? = nil) {
+        guard let context, var ex = exchange else { return }
+        if let upstream = ex.upstream {
+            upstream.reusable = false
+            upstream.handler.delegate = nil
+            upstream.channel.close(promise: nil)
+            ex.upstream = nil
+        }
+        ex.status = Int(response.status.code)
+        ex.reason = reason ?? response.reason
+        ex.buffered = []
+        let closeConnection = close || !ex.head.isKeepAlive || ex.closeAfterResponse
+        ex.closeAfterResponse = closeConnection
+        exchange = ex
+        var headers = response.headers
+        headers.replaceOrAdd(name: "content-length", value: String(response.body.count))
+        headers.replaceOrAdd(name: "x-request-id", value: ex.requestID)
+        if closeConnection { headers.replaceOrAdd(name: "connection", value: "close") }
+        ex.bytesOut = response.body.count
+        exchange = ex
+        let requestEnded = ex.requestEnded
+        if requestEnded || closeConnection {
+            completeExchange()
+        } else {
+            phase = .draining
+        }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        if !response.body.isEmpty {
+            var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+            buffer.writeBytes(response.body)
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        }
+        let end = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if closeConnection {
+            end.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else {
+            resumeReads()
+        }
+    }
+
+    private func writeRaw(_ response: LocalResponse, context: ChannelHandlerContext) {
+        var headers = response.headers
+        headers.replaceOrAdd(name: "content-length", value: String(response.body.count))
+        headers.replaceOrAdd(name: "connection", value: "close")
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: response.status, headers: headers))), promise: nil)
+        var buffer = context.channel.allocator.buffer(capacity: response.body.count)
+        buffer.writeBytes(response.body)
+        context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    private func requestBodyTooLarge(context: ChannelHandlerContext) {
+        guard let ex = exchange else { return }
+        if ex.responseHeadSent {
+            // Already streaming a response: the only honest move is to cut the connection.
+            ex.upstream?.channel.close(promise: nil)
+            context.close(promise: nil)
+            return
+        }
+        respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
+    }
+
+    private func finishDrain(context: ChannelHandlerContext) {
+        completeExchange()
+    }
+
+    // MARK: - Bookkeeping
+
+    /// Records the finished request (access log, metrics, limits) and resets the state.
+    private func completeExchange() {
+        guard let ex = exchange else { return }
+        exchange = nil
+        phase = .idle
+        if ex.slotHeld { ex.tenant?.limiter.releaseSlot() }
+        let tenantLabel = ex.tenant?.tenant.id.rawValue
+        runtime.metrics.requests.increment([tenantLabel ?? "-", String(ex.status)])
+        runtime.accessLog.write(
+            AccessLog.Entry(
+                requestID: ex.requestID, tenant: tenantLabel, method: ex.head.method.rawValue, uri: ex.head.uri, status: ex.status,
+                durationSeconds: monotonicSeconds() - ex.startedAt, upstream: ex.upstreamHead == nil ? nil : ex.upstream?.instance.upstream.description,
+                bytesIn: ex.bodyBytes, bytesOut: ex.bytesOut, reason: ex.reason, subject: ex.principal?.subject))
+    }
+
+    // MARK: - Helpers
+
+    static func path(of uri: String) -> Substring {
+        let s = Substring(uri)
+        if let q = s.firstIndex(of: "?") { return s[..<q] }
+        return s
+    }
+
+    /// Host names, IPv4 and bracketed IPv6 literals with an optional port: nothing that could
+    /// break out of a quoted header parameter or a URL.
+    static func isSaneAuthority(_ host: String) -> Bool {
+        guard host.utf8.count <= 255 else { return false }
+        for b in host.utf8 {
+            let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
+                || b == UInt8(ascii: "-") || b == UInt8(ascii: ".") || b == UInt8(ascii: ":") || b == UInt8(ascii: "[")
+                || b == UInt8(ascii: "]") || b == UInt8(ascii: "_")
+            if !ok { return false }
+        }
+        return true
+    }
+}

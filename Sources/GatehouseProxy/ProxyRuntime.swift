@@ -1,0 +1,35 @@
+import GatehouseCore
+import GatehouseIdentity
+import Logging
+import Synchronization
+
+/// The data plane's shared, thread-safe state: the current compiled configuration (swapped
+/// whole on reload), the authenticator, the assertion signer, metrics and logs.
+public final class ProxyRuntime: Sendable {
+    private let current: Mutex<CompiledConfig>
+    public let authenticator: Authenticator
+    public let signer: AssertionSigner?
+    public let metrics: GatehouseMetrics
+    public let logger: Logger
+    let accessLog: AccessLog
+
+    public init(
+        snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, metrics: GatehouseMetrics,
+        logger: Logger, accessLog: Bool = true
+    ) {
+        self.current = Mutex(CompiledConfig(snapshot: snapshot))
+        self.authenticator = authenticator
+        self.signer = signer
+        self.metrics = metrics
+        self.logger = logger
+        self.accessLog = AccessLog(enabled: accessLog)
+    }
+
+    /// The configuration in force. Requests take it once, at their head, and keep it.
+    public var config: CompiledConfig { current.withLock { $0 } }
+
+    /// Swaps in a new snapshot; upstream health and limiter state carry over where unchanged.
+    public func apply(_ snapshot: ConfigSnapshot) {
+        current.withLock { old in old = CompiledConfig(snapshot: snapshot, previous: old) }
+    }
+}

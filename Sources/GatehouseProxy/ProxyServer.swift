@@ -1,0 +1,51 @@
+import GatehouseCore
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import Synchronization
+
+/// The data-plane listener: accepts client connections and gives each its `ProxyHandler`.
+public final class ProxyServer: Sendable {
+    private let runtime: ProxyRuntime
+    private let group: EventLoopGroup
+    private let pools: UpstreamPools
+    private let channel = Mutex<Channel?>(nil)
+
+    public init(runtime: ProxyRuntime, group: EventLoopGroup) throws {
+        self.runtime = runtime
+        self.group = group
+        var tls = TLSConfiguration.makeClientConfiguration()
+        tls.minimumTLSVersion = .tlsv12
+        self.pools = UpstreamPools(group: group, tls: try NIOSSLContext(configuration: tls))
+    }
+
+    /// Binds and starts serving; returns the bound port (useful with port 0).
+    public func start(host: String, port: Int) async throws -> Int {
+        let runtime = self.runtime
+        let pools = self.pools
+        let bootstrap = ServerBootstrap(group: group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 16)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
+                    try sync.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: "http"))
+                }
+            }
+        let channel = try await bootstrap.bind(host: host, port: port).get()
+        self.channel.withLock { $0 = channel }
+        return channel.localAddress?.port ?? port
+    }
+
+    public func shutdown() async {
+        let channel = self.channel.withLock { c -> Channel? in
+            defer { c = nil }
+            return c
+        }
+        try? await channel?.close()
+    }
+}

@@ -1,0 +1,58 @@
+import GatehouseCore
+import GatehouseIdentity
+import NIOHTTP1
+
+/// Paths Gatehouse answers itself, before tenant authentication (DESIGN 3.1).
+enum ReservedEndpoints {
+    static let jwksPath = "/.gatehouse/jwks.json"
+    static let gatehousePrefix = "/.gatehouse/"
+
+    /// A response when `path` is reserved, else nil (the request goes on to authentication).
+    static func handle(
+        method: HTTPMethod, path: Substring, host: String?, scheme: String, config: CompiledConfig, signer: AssertionSigner?
+    ) -> LocalResponse? {
+        if path == ProtectedResourceMetadata.wellKnownPath || path.hasPrefix(ProtectedResourceMetadata.wellKnownPath + "/") {
+            guard method == .GET || method == .HEAD else { return methodNotAllowed() }
+            return protectedResourceMetadata(path: path, host: host, scheme: scheme, config: config)
+        }
+        if path == jwksPath {
+            guard method == .GET || method == .HEAD else { return methodNotAllowed() }
+            guard let signer else {
+                return .error(.notFound, "not_found", "assertions are disabled")
+            }
+            var headers = HTTPHeaders()
+            headers.add(name: "content-type", value: "application/json")
+            headers.add(name: "cache-control", value: "public, max-age=300")
+            return LocalResponse(status: .ok, headers: headers, body: signer.jwksDocument)
+        }
+        if path.hasPrefix(gatehousePrefix) || path == "/.gatehouse" {
+            // OAuth flow endpoints arrive with the session-binding work (DESIGN 6).
+            return .error(.notFound, "not_found", "no such Gatehouse endpoint")
+        }
+        return nil
+    }
+
+    private static func methodNotAllowed() -> LocalResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "allow", value: "GET, HEAD")
+        return .error(.methodNotAllowed, "method_not_allowed", "only GET is allowed here", headers: headers)
+    }
+
+    /// `/.well-known/oauth-protected-resource[/<path>]`: the tenant is the Host's, else the one
+    /// whose path prefix matches `<path>`.
+    private static func protectedResourceMetadata(path: Substring, host: String?, scheme: String, config: CompiledConfig) -> LocalResponse {
+        var tenant: CompiledTenant?
+        if let host, let id = config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(host)] {
+            tenant = config.tenants[id]
+        } else {
+            let rest = path.dropFirst(ProtectedResourceMetadata.wellKnownPath.count)
+            if !rest.isEmpty, let match = config.snapshot.tenant(forPath: rest) { tenant = config.tenants[match.tenant] }
+        }
+        guard let tenant else {
+            return .error(.notFound, "not_found", "no protected resource is known at this path")
+        }
+        var response = LocalResponse.json(.ok, ProtectedResourceMetadata.document(scheme: scheme, host: host, tenant: tenant))
+        response.headers.replaceOrAdd(name: "cache-control", value: "public, max-age=300")
+        return response
+    }
+}

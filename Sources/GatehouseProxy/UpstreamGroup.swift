@@ -1,0 +1,61 @@
+import GatehouseCore
+import Synchronization
+
+/// One upstream instance with its passive health: after a failure it sits out for a while.
+public final class UpstreamInstance: Sendable {
+    public let upstream: Upstream
+    /// Monotonic seconds until which the instance is considered unhealthy.
+    private let downUntil = Mutex<Double>(0)
+    private let consecutiveFailures = Mutex<Int>(0)
+
+    init(upstream: Upstream) {
+        self.upstream = upstream
+    }
+
+    func isHealthy(now: Double) -> Bool { downUntil.withLock { $0 <= now } }
+
+    /// A connect failure or a broken exchange: back off 1 s, 2 s, 4 s … up to 30 s.
+    func recordFailure(now: Double) {
+        let failures = consecutiveFailures.withLock { f -> Int in
+            f += 1
+            return f
+        }
+        let backoff = min(30.0, Double(1 << min(failures - 1, 5)))
+        downUntil.withLock { $0 = now + backoff }
+    }
+
+    func recordSuccess() {
+        consecutiveFailures.withLock { f in if f != 0 { f = 0 } }
+        downUntil.withLock { if $0 != 0 { $0 = 0 } }
+    }
+}
+
+/// A tenant's instances, picked round robin among the healthy ones.
+public final class UpstreamGroup: Sendable {
+    public let instances: [UpstreamInstance]
+    private let next = Atomic<Int>(0)
+
+    init(instances: [UpstreamInstance]) {
+        self.instances = instances
+    }
+
+    /// Instances in the order they should be tried for one request: healthy ones first
+    /// (starting at the round-robin cursor), then the ones sitting out, as a last resort.
+    func attemptOrder(now: Double) -> [UpstreamInstance] {
+        let count = instances.count
+        if count == 1 { return instances }
+        let start = next.wrappingAdd(1, ordering: .relaxed).oldValue
+        var healthy: [UpstreamInstance] = []
+        var sick: [UpstreamInstance] = []
+        healthy.reserveCapacity(count)
+        for i in 0..<count {
+            let instance = instances[Int(UInt(bitPattern: start &+ i) % UInt(count))]
+            if instance.isHealthy(now: now) { healthy.append(instance) } else { sick.append(instance) }
+        }
+        return healthy + sick
+    }
+
+    func instance(for upstream: Upstream) -> UpstreamInstance? {
+        instances.first { $0.upstream == upstream }
+    }
+}

@@ -1,0 +1,163 @@
+import Foundation
+import GatehouseApp
+import GatehouseCore
+import GatehouseDemo
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+
+/// A whole Gatehouse on loopback: a development IdP serving real JWKS over HTTP, recording echo
+/// agents as upstreams, and Gatehouse itself on ephemeral ports.
+final class Harness: @unchecked Sendable {
+    let group: MultiThreadedEventLoopGroup
+    let idp: DevIdentityProvider
+    /// acme has two instances, globex one.
+    let acme: [EchoAgent]
+    let globex: EchoAgent
+    let gatehouse: Gatehouse
+    let keyDir: String
+    var client: RawClient { RawClient(port: gatehouse.dataPort) }
+    var admin: RawClient { RawClient(port: gatehouse.adminPort) }
+
+    struct Setup {
+        var settings: GatehouseSettings
+        var tenants: [Tenant]
+    }
+
+    private init(group: MultiThreadedEventLoopGroup, idp: DevIdentityProvider, acme: [EchoAgent], globex: EchoAgent, gatehouse: Gatehouse, keyDir: String) {
+        self.group = group
+        self.idp = idp
+        self.acme = acme
+        self.globex = globex
+        self.gatehouse = gatehouse
+        self.keyDir = keyDir
+    }
+
+    /// The standard two-tenant setup; `customize` may change anything before Gatehouse starts.
+    static func start(_ customize: (inout Setup, DevIdentityProvider, [EchoAgent]) throws -> Void = { _, _, _ in }) async throws -> Harness {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idp = try await DevIdentityProvider.start(group: group)
+        let a1 = try await EchoAgent.start(group: group, options: .init(name: "acme-1"))
+        let a2 = try await EchoAgent.start(group: group, options: .init(name: "acme-2"))
+        let g1 = try await EchoAgent.start(group: group, options: .init(name: "globex-1"))
+        let keyDir = NSTemporaryDirectory() + "gatehouse-test-\(UUID().uuidString)"
+
+        var settings = GatehouseSettings()
+        settings.listen = SocketAddressSpec(host: "127.0.0.1", port: 0)
+        settings.adminListen = SocketAddressSpec(host: "127.0.0.1", port: 0)
+        settings.identity.insecureIdPHosts = ["127.0.0.1"]
+        settings.assertion.keyDir = keyDir + "/keys"
+        settings.tenantsDir = keyDir + "/tenants"
+        settings.store = .sqlite(path: keyDir + "/state.sqlite")
+        settings.limits.upstreamConnectTimeoutSeconds = 2
+        var setup = Setup(
+            settings: settings,
+            tenants: [
+                tenant("acme", idp: idp, upstreams: [a1, a2], hosts: ["acme.test"]),
+                tenant("globex", idp: idp, upstreams: [g1], hosts: ["globex.test"]),
+            ])
+        try customize(&setup, idp, [a1, a2, g1])
+        var options = Gatehouse.Options()
+        options.accessLog = false
+        options.watchTenants = false
+        options.threads = 1
+        let gatehouse = try Gatehouse(snapshot: ConfigSnapshot(settings: setup.settings, tenants: setup.tenants), options: options)
+        try await gatehouse.start()
+        for agent in [a1, a2, g1] { agent.setAssertionJWKSURL("http://127.0.0.1:\(gatehouse.dataPort)/.gatehouse/jwks.json") }
+        return Harness(group: group, idp: idp, acme: [a1, a2], globex: g1, gatehouse: gatehouse, keyDir: keyDir)
+    }
+
+    static func tenant(
+        _ id: String, idp: DevIdentityProvider, upstreams: [EchoAgent], hosts: [String] = [], claimsRule: Bool = true
+    ) -> Tenant {
+        let provider = IdentityProvider(
+            name: "dev", issuer: idp.issuer, jwksURI: idp.jwksURL, allowedClients: ["gatehouse-demo"],
+            claims: claimsRule ? [ClaimRule(claim: try! ClaimPath("custom:tenant_id"), kind: .equals(.string(id)))] : [])
+        return Tenant(
+            id: TenantID(id)!, displayName: id.capitalized, match: TenantMatch(hosts: hosts, pathPrefix: "/t/\(id)"),
+            idps: [provider], upstreams: upstreams.map { Upstream(url: $0.baseURL)! },
+            propagate: Tenant.defaultPropagation + [
+                PropagationRule(header: "X-User-Email", source: .claim(try! ClaimPath("email"))),
+                PropagationRule(header: "X-Roles", source: .claim(try! ClaimPath("roles"))),
+            ])
+    }
+
+    func token(_ subject: String = "alice", tenant: String = "acme", scope: String? = nil, roles: [String] = []) -> String {
+        idp.mintToken(subject: subject, tenant: tenant, scope: scope, roles: roles)
+    }
+
+    func bearer(_ token: String) -> (String, String) { ("Authorization", "Bearer \(token)") }
+
+    /// Every request the agents received, all instances.
+    var upstreamRequests: [RecordedRequest] { (acme + [globex]).flatMap { $0.received() } }
+
+    func shutdown() async {
+        await gatehouse.shutdown()
+        for agent in acme + [globex] { try? await agent.shutdown() }
+        try? await idp.shutdown()
+        try? await group.shutdownGracefully()
+        try? FileManager.default.removeItem(atPath: keyDir)
+    }
+}
+
+/// Runs `body` with a started harness and always shuts it down.
+func withHarness(
+    _ customize: (inout Harness.Setup, DevIdentityProvider, [EchoAgent]) throws -> Void = { _, _, _ in },
+    _ body: (Harness) async throws -> Void
+) async throws {
+    let h = try await Harness.start(customize)
+    do {
+        try await body(h)
+    } catch {
+        await h.shutdown()
+        throw error
+    }
+    await h.shutdown()
+}
+
+/// Waits for `condition` up to `seconds`, polling; returns whether it became true.
+func eventually(within seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+    let deadline = monotonicSeconds() + seconds
+    while monotonicSeconds() < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return await condition()
+}
+
+/// A TCP port with nothing listening (connections are refused).
+func deadPort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = 0
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    close(fd)
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+/// A listening socket that never accepts: connections complete (the kernel's backlog) but no
+/// byte ever comes back — an upstream that hangs.
+final class BlackHole {
+    let fd: Int32
+    let port: Int
+
+    init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = 0
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        listen(fd, 16)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: addr.sin_port))
+    }
+
+    deinit { close(fd) }
+}
