@@ -133,10 +133,9 @@ import Testing
             let one = "GET /t/acme/a HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\n\r\n"
             let last = "GET /t/acme/b HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(token)\r\nConnection: close\r\n\r\n"
             // Pipelined: both requests in one write; both answered in order on one connection.
-            let r = try await h.client.send(one + last)
-            #expect(r.status == 200)
-            let ok = await eventually { h.acme.flatMap { $0.received() }.count == 2 }
-            #expect(ok)
+            let text = try await h.client.sendReadingUntilClose(one + last)
+            #expect(text.components(separatedBy: "HTTP/1.1 200 OK").count - 1 == 2)
+            #expect(h.acme.flatMap { $0.received() }.map(\.uri).sorted() == ["/a", "/b"])
         }
     }
 

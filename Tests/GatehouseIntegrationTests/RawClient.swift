@@ -70,6 +70,33 @@ struct RawClient {
         return response
     }
 
+    /// Sends `request` raw and returns every byte until the server closes the connection.
+    func sendReadingUntilClose(_ request: String, timeout: Double = 10) throws -> [UInt8] {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw Failure(description: "connect failed") }
+        let bytes = Array(request.utf8)
+        _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, 0) }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { break }
+            received.append(contentsOf: buffer[0..<n])
+        }
+        return received
+    }
+
     static func parse(_ data: [UInt8], arrivals: [(Double, Int)], complete: Bool) -> Response? {
         guard let headerEnd = find(data, [13, 10, 13, 10]) else { return nil }
         let headText = String(decoding: data[0..<headerEnd], as: UTF8.self)
@@ -137,6 +164,19 @@ extension RawClient {
             Thread.detachNewThread {
                 do {
                     continuation.resume(returning: try self.sendBlocking(request, timeout: timeout))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    func sendReadingUntilClose(_ request: String, timeout: Double = 10) async throws -> String {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread {
+                do {
+                    let bytes = try self.sendReadingUntilClose(request, timeout: timeout) as [UInt8]
+                    continuation.resume(returning: String(decoding: bytes, as: UTF8.self))
                 } catch {
                     continuation.resume(throwing: error)
                 }

@@ -1,0 +1,68 @@
+import GatehouseCore
+
+extension ConfigLoader {
+    /// Every tenant file in `settings.tenantsDir`, validated one by one and then across tenants.
+    /// All problems of all files are returned, not just the first file's.
+    public static func loadTenants(settings: GatehouseSettings) -> Result<[Tenant], [ConfigProblem]> {
+        let base = settings.configFile.map(FilePaths.directory(of:)) ?? FilePaths.directory(of: settings.tenantsDir)
+        guard let entries = TenantDirectory.entries(in: settings.tenantsDir) else {
+            let file = settings.configFile.map(FilePaths.lastComponent) ?? ""
+            return .failure([ConfigProblem(file: file, path: "tenants_dir",
+                                           message: "directory not found or not readable: \(settings.tenantsDir)")])
+        }
+        var problems: [ConfigProblem] = []
+        var tenants: [Tenant] = []
+        var fileByID: [String: String] = [:]
+        for entry in entries {
+            let display = FilePaths.display(entry.path, relativeTo: base)
+            if let other = fileByID[entry.stem] {
+                problems.append(ConfigProblem(file: display, path: "", message: "tenant \(FieldPath.quoted(entry.stem)) is also defined in \(other)"))
+                continue
+            }
+            fileByID[entry.stem] = display
+            let text: String
+            switch FilePaths.readText(entry.path, maxBytes: InputLimits.maxFileBytes) {
+            case .success(let t): text = t
+            case .failure(let failure):
+                problems.append(ConfigProblem(file: display, path: "", message: failure.description))
+                continue
+            }
+            switch parseTenant(yaml: text, fileStem: entry.stem, displayFile: display, settings: settings) {
+            case .success(let tenant): tenants.append(tenant)
+            case .failure(let fileProblems): problems += fileProblems
+            }
+        }
+        problems += CrossTenantChecks.problems(tenants) { fileByID[$0.id.rawValue] ?? $0.sourceFile }
+        return problems.isEmpty ? .success(tenants) : .failure(problems)
+    }
+
+    /// One tenant file's text -> `Tenant`. `fileStem` is the name the `id` must equal;
+    /// `displayFile` names the file in problems and becomes `Tenant.sourceFile`.
+    public static func parseTenant(
+        yaml: String, fileStem: String, displayFile: String, settings: GatehouseSettings
+    ) -> Result<Tenant, [ConfigProblem]> {
+        var reader = ConfigReader(file: displayFile)
+        switch YAMLDocument.parse(yaml) {
+        case .success(let root):
+            if let tenant = reader.tenant(root, fileStem: fileStem, sourceFile: displayFile, settings: settings) {
+                return .success(tenant)
+            }
+        case .failure(let failure):
+            reader.fail(.root, failure.message)
+        }
+        return .failure(reader.problems)
+    }
+
+    /// An IdP submitted through the admin API (`PUT …/idps/{name}`): the YAML fields as JSON,
+    /// validated by the same code as tenant files. Problem paths are relative to the body
+    /// (`allowed_clients`, `claims[0].claim`) and have an empty file.
+    public static func parseIdentityProvider(
+        _ value: JSONValue, name: String, settings: GatehouseSettings, source: IdentityProviderSource
+    ) -> Result<IdentityProvider, [ConfigProblem]> {
+        var reader = ConfigReader(file: "")
+        if let idp = reader.identityProvider(value, at: .root, fixedName: name, settings: settings, source: source) {
+            return .success(idp)
+        }
+        return .failure(reader.problems)
+    }
+}

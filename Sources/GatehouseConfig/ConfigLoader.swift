@@ -1,0 +1,74 @@
+import GatehouseCore
+
+/// Turns `gatehouse.yaml` and `tenants/*.yaml` into one validated `ConfigSnapshot`, or into the
+/// complete list of problems (never a half-valid result). Pure apart from reading the files.
+public enum ConfigLoader {
+    /// Settings plus every tenant file: what `serve` starts with and `check` validates.
+    public static func load(
+        configFile: String, environment: [String: String], allowMissing: Bool = false
+    ) -> Result<ConfigSnapshot, [ConfigProblem]> {
+        let settings: GatehouseSettings
+        switch loadSettings(configFile: configFile, environment: environment, allowMissing: allowMissing) {
+        case .success(let s): settings = s
+        case .failure(let problems): return .failure(problems)
+        }
+        return loadTenants(settings: settings).map { ConfigSnapshot(settings: settings, tenants: $0) }
+    }
+
+    /// Reads `gatehouse.yaml`, applies the `GATEHOUSE_*` overrides and makes paths absolute
+    /// (relative to the config file's folder). With `allowMissing`, a missing file means "all defaults".
+    public static func loadSettings(
+        configFile: String, environment: [String: String], allowMissing: Bool = false
+    ) -> Result<GatehouseSettings, [ConfigProblem]> {
+        let path = FilePaths.absolute(configFile, relativeTo: FilePaths.currentDirectory())
+        let base = FilePaths.directory(of: path)
+        var reader = ConfigReader(file: FilePaths.lastComponent(path))
+        var settings = GatehouseSettings()
+        switch FilePaths.readText(path, maxBytes: InputLimits.maxFileBytes) {
+        case .success(let text):
+            switch YAMLDocument.parse(text) {
+            case .success(let root): settings = reader.settings(root)
+            case .failure(let failure): reader.fail(.root, failure.message)
+            }
+            settings.configFile = path
+        case .failure(.notFound) where allowMissing:
+            break
+        case .failure(let failure):
+            reader.fail(.root, failure.description)
+        }
+        var problems = reader.problems
+        problems += EnvironmentOverrides.apply(environment, to: &settings)
+        resolvePaths(in: &settings, base: base)
+        problems += loadOperatorToken(into: &settings, base: base)
+        return problems.isEmpty ? .success(settings) : .failure(problems)
+    }
+
+    private static func resolvePaths(in settings: inout GatehouseSettings, base: String) {
+        settings.tenantsDir = FilePaths.absolute(settings.tenantsDir, relativeTo: base)
+        settings.assertion.keyDir = FilePaths.absolute(settings.assertion.keyDir, relativeTo: base)
+        if let file = settings.operatorTokenFile { settings.operatorTokenFile = FilePaths.absolute(file, relativeTo: base) }
+        if case .sqlite(let path) = settings.store { settings.store = .sqlite(path: FilePaths.absolute(path, relativeTo: base)) }
+    }
+
+    private static func loadOperatorToken(into settings: inout GatehouseSettings, base: String) -> [ConfigProblem] {
+        if let token = settings.operatorToken {
+            guard OperatorToken.isUsable(token) else {
+                return [ConfigProblem(file: EnvironmentOverrides.displayName, path: EnvironmentOverrides.operatorToken,
+                                      message: "must be printable ASCII without spaces")]
+            }
+            return []
+        }
+        guard let file = settings.operatorTokenFile else { return [] }
+        let problem = { (message: String) in
+            ConfigProblem(file: FilePaths.display(file, relativeTo: base), path: "", message: message)
+        }
+        switch OperatorToken.read(from: file) {
+        case .success(let token):
+            if let token, !OperatorToken.isUsable(token) { return [problem("operator token must be printable ASCII without spaces")] }
+            settings.operatorToken = token
+            return []
+        case .failure(let failure):
+            return [problem(failure.description)]
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import GatehouseCore
+
+/// A tenant file (DESIGN 2.2) -> `Tenant`.
+extension ConfigReader {
+    static let tenantKeys: Set<String> = [
+        "id", "display_name", "match", "idps", "upstreams", "preserve_host", "propagate", "authorization", "sessions",
+        "session_idle_ttl_seconds", "oauth", "limits",
+    ]
+
+    mutating func tenant(_ root: JSONValue, fileStem: String, sourceFile: String, settings: GatehouseSettings) -> Tenant? {
+        checked { r in r.tenantFields(root, fileStem: fileStem, sourceFile: sourceFile, settings: settings) }
+    }
+
+    private mutating func tenantFields(_ root: JSONValue, fileStem: String, sourceFile: String, settings: GatehouseSettings) -> Tenant? {
+        guard let fields = object(root, at: .root, allowed: ConfigReader.tenantKeys) else { return nil }
+        let id = required(fields, "id").flatMap { tenantID($0, at: fields.path("id"), fileStem: fileStem) }
+        let displayName = fields["display_name"].flatMap { string($0, at: fields.path("display_name"), maxBytes: InputLimits.maxNameBytes) }
+        let match = fields["match"].flatMap { tenantMatch($0, at: fields.path("match")) } ?? TenantMatch()
+        let idps = fields["idps"].flatMap { identityProviders($0, at: fields.path("idps"), settings: settings) } ?? []
+        let upstreams = required(fields, "upstreams").flatMap { self.upstreams($0, at: fields.path("upstreams")) }
+        let preserveHost = fields["preserve_host"].flatMap { bool($0, at: fields.path("preserve_host")) } ?? false
+        let propagate = fields["propagate"].map { propagationRules($0, at: fields.path("propagate"), settings: settings) }
+            ?? Tenant.defaultPropagation
+        let authorization = fields["authorization"].flatMap { authorizationMode($0, at: fields.path("authorization")) } ?? .passthrough
+        let sessions = fields["sessions"].map {
+            sessionRules($0, at: fields.path("sessions"), settings: settings, propagated: propagate ?? [])
+        } ?? Tenant.defaultSessions
+        let idleTTL = fields["session_idle_ttl_seconds"].flatMap {
+            integer($0, at: fields.path("session_idle_ttl_seconds"), in: 1...InputLimits.maxSeconds)
+        } ?? 3600
+        let oauth = fields["oauth"].flatMap { oauthSettings($0, at: fields.path("oauth")) }
+        let limits = fields["limits"].flatMap { tenantLimits($0, at: fields.path("limits")) } ?? TenantLimits()
+
+        guard let id, let upstreams, let propagate, let sessions else { return nil }
+        return Tenant(
+            id: id, displayName: displayName ?? id.rawValue, match: match, idps: idps, upstreams: upstreams,
+            preserveHost: preserveHost, propagate: propagate, authorization: authorization, sessions: sessions,
+            sessionIdleTTLSeconds: idleTTL, oauth: oauth, limits: limits, sourceFile: sourceFile)
+    }
+
+    private mutating func tenantID(_ value: JSONValue, at path: FieldPath, fileStem: String) -> TenantID? {
+        guard let text = string(value, at: path, maxBytes: InputLimits.maxNameBytes) else { return nil }
+        guard let id = TenantID(text) else {
+            fail(path, "must match [a-z0-9][a-z0-9-]{0,62} (lower-case letters, digits and '-')")
+            return nil
+        }
+        // The file name is the tenant's identity on disk: one file, one tenant, no two files for one id.
+        guard text == fileStem else {
+            fail(path, "must equal the file name's stem (\(FieldPath.quoted(fileStem))); rename the file to \(text).yaml or fix the id")
+            return nil
+        }
+        return id
+    }
+
+    private mutating func identityProviders(_ value: JSONValue, at path: FieldPath, settings: GatehouseSettings) -> [IdentityProvider]? {
+        guard let items = list(value, at: path, maxCount: InputLimits.maxIdPs) else { return nil }
+        return checked { r in
+            var idps: [IdentityProvider] = []
+            for (i, item) in items.enumerated() {
+                guard let idp = r.identityProvider(item, at: path.index(i), fixedName: nil, settings: settings, source: .file) else {
+                    continue
+                }
+                // Names are compared case-insensitively so `Okta` and `okta` cannot both appear in listings.
+                if let other = idps.firstIndex(where: { $0.name.lowercased() == idp.name.lowercased() }) {
+                    r.fail(path.index(i).key("name"), "duplicate IdP name (also idps[\(other)])")
+                    continue
+                }
+                // Tokens pick their IdP by (tenant, iss); two IdPs with one issuer would make that a guess.
+                if let other = idps.firstIndex(where: { $0.issuer == idp.issuer }) {
+                    r.fail(path.index(i).key("issuer"), "same issuer as idps[\(other)]; merge the two into one IdP")
+                    continue
+                }
+                idps.append(idp)
+            }
+            return idps
+        }
+    }
+
+    private mutating func upstreams(_ value: JSONValue, at path: FieldPath) -> [Upstream]? {
+        guard let items = list(value, at: path) else { return nil }
+        guard !items.isEmpty else {
+            fail(path, "must list at least one upstream")
+            return nil
+        }
+        return checked { r in
+            items.enumerated().compactMap { i, item in
+                guard let fields = r.object(item, at: path.index(i), allowed: ["url"]),
+                    let v = r.required(fields, "url"), let text = r.string(v, at: fields.path("url"))
+                else { return nil }
+                guard let upstream = Upstream(url: text) else {
+                    r.fail(fields.path("url"), "must be an http or https URL with a host (no user info, query or fragment)")
+                    return nil
+                }
+                return upstream
+            }
+        }
+    }
+
+    private mutating func authorizationMode(_ value: JSONValue, at path: FieldPath) -> AuthorizationMode? {
+        guard let text = string(value, at: path, maxBytes: 32) else { return nil }
+        guard let mode = AuthorizationMode(rawValue: text) else {
+            fail(path, "must be passthrough or drop")
+            return nil
+        }
+        return mode
+    }
+
+    private mutating func oauthSettings(_ value: JSONValue, at path: FieldPath) -> OAuthSettings? {
+        guard let fields = object(value, at: path, allowed: ["completion_url", "flow_ttl_seconds"]) else { return nil }
+        let urlPath = fields.path("completion_url")
+        var completionURL = required(fields, "completion_url").flatMap { string($0, at: urlPath) }
+        if let text = completionURL {
+            let url = ParsedURL(text)
+            if url == nil || !(url!.scheme == "http" || url!.scheme == "https") || url!.hasUserInfo || url!.fragment != nil {
+                fail(urlPath, "must be an http or https URL (no user info or fragment)")
+                completionURL = nil
+            }
+        }
+        let ttl = fields["flow_ttl_seconds"].flatMap { integer($0, at: fields.path("flow_ttl_seconds"), in: 1...86400) } ?? 600
+        guard let completionURL else { return nil }
+        return OAuthSettings(completionURL: completionURL, flowTTLSeconds: ttl)
+    }
+
+    private mutating func tenantLimits(_ value: JSONValue, at path: FieldPath) -> TenantLimits? {
+        guard let fields = object(value, at: path, allowed: ["requests_per_second", "max_concurrent_requests"]) else { return nil }
+        var limits = TenantLimits()
+        if let v = fields["requests_per_second"], let n = number(v, at: fields.path("requests_per_second"), in: 0...1_000_000) {
+            limits.requestsPerSecond = n
+        }
+        if let v = fields["max_concurrent_requests"], let n = integer(v, at: fields.path("max_concurrent_requests"), in: 0...1_000_000) {
+            limits.maxConcurrentRequests = n
+        }
+        return limits
+    }
+}

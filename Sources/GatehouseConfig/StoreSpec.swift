@@ -1,0 +1,21 @@
+import GatehouseCore
+
+/// `store:` values: `sqlite:PATH` or `postgres://…` (DESIGN 9).
+enum StoreSpec {
+    /// The location with a sqlite path as written (made absolute later), or a message.
+    /// Messages never repeat the value: a postgres URL usually carries a password.
+    static func parse(_ text: String) -> Result<StoreLocation, Invalid> {
+        if text.hasPrefix("sqlite:") {
+            let path = String(text.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { return .failure(Invalid("sqlite store needs a file path: \"sqlite:PATH\"")) }
+            return .success(.sqlite(path: path))
+        }
+        if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
+            guard ParsedURL(text) != nil else {
+                return .failure(Invalid("is not a valid postgres URL (expected postgres://USER:PASSWORD@HOST[:PORT]/DATABASE)"))
+            }
+            return .success(.postgres(url: text))
+        }
+        return .failure(Invalid("must be \"sqlite:PATH\" or \"postgres://…\""))
+    }
+}
