@@ -120,6 +120,8 @@ let package = Package(
             name: "GatehouseIntegrationTests",
             dependencies: [
                 "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig", "GatehouseApp",
+                // Built so that the CLI tests can run the real binary.
+                "gatehouse",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -1,0 +1,208 @@
+import Foundation
+import GatehouseCore
+import GatehouseDemo
+import NIOPosix
+import Testing
+
+/// The real `gatehouse` binary, driven from outside as an operator would (DESIGN 1, 10).
+@Suite(.serialized) struct CLITests {
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static var binary: String { repoRoot + "/.build/debug/gatehouse" }
+
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    @Test func versionPrintsTheVersion() throws {
+        let r = try Self.run(["version"])
+        #expect(r.status == 0)
+        #expect(r.stdout.hasPrefix("gatehouse "))
+    }
+
+    @Test func checkAcceptsTheRepositorysOwnExamples() throws {
+        let r = try Self.run(["check", "--config", Self.repoRoot + "/gatehouse.yaml"])
+        #expect(r.status == 0)
+        #expect(r.stdout == "ok: 2 tenants\n")
+        let agentcore = try Self.run(["check", "--config", Self.repoRoot + "/examples/agentcore/gatehouse.yaml"])
+        #expect(agentcore.status == 0, "\(agentcore.stdout)")
+    }
+
+    @Test func checkAndServeReportEveryProblemAsFileKeyPathMessage() throws {
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", "listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\ntenants_dir: tenants\n")
+        try dir.write("tenants/acme.yaml", "id: acme\nidps:\n  - name: c\n    issuer: \"https://i.example\"\n    jwks_uri: \"https://i.example/jwks\"\nupstreams: []\n")
+        let check = try Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
+        #expect(check.status == 1)
+        #expect(check.stdout.contains("tenants/acme.yaml: idps[0].allowed_clients: "))
+        #expect(check.stdout.contains("tenants/acme.yaml: upstreams: "))
+        // A bad config never starts a half-working proxy: same messages, non-zero exit.
+        let serve = try Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
+        #expect(serve.status != 0)
+        #expect(serve.stderr.contains("tenants/acme.yaml: idps[0].allowed_clients: "))
+    }
+
+    @Test func unknownCommandsPrintUsage() throws {
+        let r = try Self.run(["frobnicate"])
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("usage: gatehouse"))
+    }
+
+    /// `serve` for real: env overrides, tokens and query strings never in any log, a broken
+    /// tenant file on SIGHUP keeps the old configuration, SIGTERM stops it cleanly.
+    @Test func serveLogsNoSecretsAndSurvivesABrokenReload() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idp = try await DevIdentityProvider.start(group: group)
+        let agent = try await EchoAgent.start(group: group, options: .init(name: "cli-agent"))
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", """
+            listen: "127.0.0.1:1"
+            admin:
+              listen: "127.0.0.1:0"
+            tenants_dir: tenants
+            identity:
+              insecure_idp_hosts: ["127.0.0.1"]
+            assertion:
+              key_dir: state/keys
+            store: "sqlite:state/state.sqlite"
+            """)
+        let tenant = """
+            id: acme
+            match:
+              path_prefix: "/t/acme"
+            idps:
+              - name: dev
+                issuer: "\(idp.issuer)"
+                jwks_uri: "\(idp.jwksURL)"
+                allowed_clients: ["gatehouse-demo"]
+            upstreams:
+              - url: "\(agent.baseURL)"
+            """
+        try dir.write("tenants/acme.yaml", tenant)
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binary)
+        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
+        // The environment wins over the file (the file's port 1 would fail to bind).
+        process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_LISTEN": "127.0.0.1:0"]) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stderrLog = LineCollector(err.fileHandleForReading)
+        let stdoutLog = LineCollector(out.fileHandleForReading)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let serving = await eventually(within: 20) { stderrLog.text.contains("gatehouse serving") }
+        #expect(serving, "stderr: \(stderrLog.text)")
+        let port = try #require(Self.listenPort(in: stderrLog.text))
+        let client = RawClient(port: port)
+        let token = idp.mintToken()
+        let ok = try await client.request("GET", "/t/acme/hello?api_key=SECRETQUERY", headers: [("Authorization", "Bearer \(token)"), ("Cookie", "session=SECRETCOOKIE")])
+        #expect(ok.status == 200)
+        let refused = try await client.request("GET", "/t/acme/x?code=SECRETQUERY2", headers: [("Authorization", "Bearer \(token)x")])
+        #expect(refused.status == 401)
+
+        // A broken tenant file: the reload is refused and the old configuration keeps serving.
+        try dir.write("tenants/acme.yaml", "id: acme\nupstreams: [\n")
+        kill(process.processIdentifier, SIGHUP)
+        let refusedReload = await eventually(within: 10) { stderrLog.text.contains("reload refused") }
+        #expect(refusedReload)
+        let still = try await client.request("GET", "/t/acme/again", headers: [("Authorization", "Bearer \(token)")])
+        #expect(still.status == 200)
+
+        process.terminate()  // SIGTERM
+        let exited = await eventually(within: 10) { !process.isRunning }
+        #expect(exited)
+        #expect(process.terminationStatus == 0)
+
+        let access = await eventually { stdoutLog.text.contains("/t/acme/again") }
+        #expect(access)
+        let everything = stdoutLog.text + stderrLog.text
+        #expect(!everything.contains(token.prefix(30)), "a token reached a log")
+        #expect(!everything.contains("SECRETQUERY"), "a query string reached a log")
+        #expect(!everything.contains("SECRETCOOKIE"), "a cookie reached a log")
+        // One JSON access line per request, with the fields DESIGN 10 names.
+        let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
+        let accessLines = lines.filter { $0["type"] == .string("access") }
+        #expect(accessLines.count == 3)
+        let first = try #require(accessLines.first)
+        for field in ["time", "request_id", "tenant", "method", "path", "status", "duration_ms", "upstream", "bytes_in", "bytes_out"] {
+            #expect(first[field] != nil, "access log lacks \(field)")
+        }
+        #expect(first["path"] == .string("/t/acme/hello"))
+        #expect(first["status"] == .number("200"))
+
+        try await agent.shutdown()
+        try await idp.shutdown()
+        try await group.shutdownGracefully()
+    }
+
+    static func listenPort(in log: String) -> Int? {
+        for line in log.split(separator: "\n") where line.contains("gatehouse serving") {
+            guard let json = try? JSONParser.parse(String(line)), let listen = json["listen"]?.stringValue,
+                let colon = listen.lastIndex(of: ":")
+            else { continue }
+            return Int(listen[listen.index(after: colon)...])
+        }
+        return nil
+    }
+}
+
+/// Collects a pipe's output in the background.
+final class LineCollector: @unchecked Sendable {
+    private let lock = NSLock()
+    private var data = Data()
+
+    init(_ handle: FileHandle) {
+        handle.readabilityHandler = { [weak self] h in
+            let chunk = h.availableData
+            guard let self, !chunk.isEmpty else { return }
+            self.lock.lock()
+            self.data.append(chunk)
+            self.lock.unlock()
+        }
+    }
+
+    var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A temporary folder removed at deinit.
+final class TempDir {
+    let path: String
+
+    init() throws {
+        path = NSTemporaryDirectory() + "gatehouse-cli-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    }
+
+    func write(_ relative: String, _ text: String) throws {
+        let full = path + "/" + relative
+        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        try text.write(toFile: full, atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(atPath: path) }
+}

@@ -1,0 +1,75 @@
+import GatehouseApp
+import GatehouseConfig
+import GatehouseCore
+import GatehouseDemo
+import NIOPosix
+import Testing
+
+/// Tenant files change while Gatehouse runs: a good change goes live, a broken one is refused
+/// and the previous configuration keeps serving (STYLE habit 2, DESIGN 8 reload).
+@Suite(.serialized) struct ReloadTests {
+    @Test func aChangedTenantFileGoesLiveAndABrokenOneIsRefused() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idp = try await DevIdentityProvider.start(group: group)
+        let agent = try await EchoAgent.start(group: group, options: .init(name: "reload-agent"))
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", """
+            listen: "127.0.0.1:0"
+            admin:
+              listen: "127.0.0.1:0"
+            tenants_dir: tenants
+            identity:
+              insecure_idp_hosts: ["127.0.0.1"]
+            assertion:
+              key_dir: keys
+            """)
+        func tenantFile(extraHeader: Bool) -> String {
+            """
+            id: acme
+            match:
+              path_prefix: "/t/acme"
+            idps:
+              - name: dev
+                issuer: "\(idp.issuer)"
+                jwks_uri: "\(idp.jwksURL)"
+                allowed_clients: ["gatehouse-demo"]
+            upstreams:
+              - url: "\(agent.baseURL)"
+            propagate:
+              X-User-Id: "sub"
+            \(extraHeader ? "  X-User-Email: \"email\"" : "")
+            """
+        }
+        try dir.write("tenants/acme.yaml", tenantFile(extraHeader: false))
+        let snapshot = try ConfigLoader.load(configFile: dir.path + "/gatehouse.yaml", environment: [:]).get()
+        var options = Gatehouse.Options()
+        options.accessLog = false
+        options.threads = 1
+        let gatehouse = try Gatehouse(snapshot: snapshot, options: options)
+        try await gatehouse.start()
+        let client = RawClient(port: gatehouse.dataPort)
+        let token = idp.mintToken()
+
+        _ = try await client.request("GET", "/t/acme/1", headers: [("Authorization", "Bearer \(token)")])
+        #expect(agent.received().last?.header("X-User-Email") == nil)
+
+        try dir.write("tenants/acme.yaml", tenantFile(extraHeader: true))
+        let live = await eventually(within: 5) {
+            _ = try? await client.request("GET", "/t/acme/2", headers: [("Authorization", "Bearer \(token)")])
+            return agent.received().last?.header("X-User-Email") == "alice@acme.example"
+        }
+        #expect(live, "the changed file did not go live")
+
+        try dir.write("tenants/acme.yaml", "id: acme\nidps: {\n")
+        let refused = await eventually(within: 5) { gatehouse.metrics.configReloads.value(["error"]) >= 1 }
+        #expect(refused)
+        let still = try await client.request("GET", "/t/acme/3", headers: [("Authorization", "Bearer \(token)")])
+        #expect(still.status == 200)
+        #expect(agent.received().last?.header("X-User-Email") == "alice@acme.example")
+
+        await gatehouse.shutdown()
+        try await agent.shutdown()
+        try await idp.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
