@@ -41,7 +41,9 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Key sets, token verification, verified-token cache, assertion signing.
@@ -52,6 +54,7 @@ let package = Package(
                 "GatehouseHTTP",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "_CryptoExtras", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The data plane.
@@ -71,9 +74,10 @@ let package = Package(
         .target(
             name: "GatehouseAdmin",
             dependencies: [
-                "GatehouseCore", "GatehouseHTTP", "GatehouseProxy",
+                "GatehouseCore", "GatehouseHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The composition root: one running Gatehouse (data plane, admin, background work).

@@ -1,0 +1,131 @@
+import Crypto
+import GatehouseCore
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Gatehouse's own ES256 keys on disk: one PKCS#8 PEM file per key, named `<kid>.pem`, where the
+/// kid starts with the key's creation time (`<unix seconds>-<random hex>`) so that "newest" is
+/// readable from the name and survives copies that do not keep file times.
+enum AssertionKeyStore {
+    struct StoredKey {
+        var kid: String
+        var createdAt: Int64
+        var key: P256.Signing.PrivateKey
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// All keys in `directory`, oldest first; creates the directory (0700) and a first key when
+    /// there is none.
+    static func loadOrCreate(directory: String, now: Double) throws(Failure) -> [StoredKey] {
+        var directory = directory
+        while directory.utf8.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+        try ensureDirectory(directory)
+        var keys = try load(directory)
+        if keys.isEmpty {
+            keys = [try create(in: directory, now: now)]
+        }
+        return keys
+    }
+
+    private static func ensureDirectory(_ directory: String) throws(Failure) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw Failure(description: "\(directory) is not a directory") }
+            return
+        }
+        // Parents get ordinary permissions; the key directory itself is created 0700 in one step.
+        let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+        if !parent.isEmpty {
+            do {
+                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
+            } catch {
+                throw Failure(description: "cannot create \(parent): \(error)")
+            }
+        }
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw Failure(description: "cannot create key directory \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    private static func load(_ directory: String) throws(Failure) -> [StoredKey] {
+        let names: [String]
+        do {
+            names = try FileManager.default.contentsOfDirectory(atPath: directory)
+        } catch {
+            throw Failure(description: "cannot list key directory \(directory): \(error)")
+        }
+        var keys: [StoredKey] = []
+        for name in names where name.hasSuffix(".pem") && !name.hasPrefix(".") {
+            let path = directory + "/" + name
+            let pem: String
+            do {
+                pem = try String(contentsOfFile: path, encoding: .utf8)
+            } catch {
+                throw Failure(description: "cannot read key file \(path): \(error)")
+            }
+            guard let key = try? P256.Signing.PrivateKey(pemRepresentation: pem) else {
+                throw Failure(description: "\(path) is not a P-256 private key in PEM")
+            }
+            let kid = String(name.dropLast(4))
+            keys.append(StoredKey(kid: kid, createdAt: createdAt(kid), key: key))
+        }
+        return keys.sorted { ($0.createdAt, $0.kid) < ($1.createdAt, $1.kid) }
+    }
+
+    /// The creation time encoded at the start of a kid; 0 for names we did not write.
+    static func createdAt(_ kid: String) -> Int64 {
+        Int64(kid.prefix { $0 != "-" }) ?? 0
+    }
+
+    private static func create(in directory: String, now: Double) throws(Failure) -> StoredKey {
+        let key = P256.Signing.PrivateKey()
+        var random = SystemRandomNumberGenerator()
+        let suffix = String(UInt32.random(in: .min ... .max, using: &random), radix: 16)
+        let createdAt = Int64(now)
+        let kid = "\(createdAt)-\(String(repeating: "0", count: 8 - suffix.count))\(suffix)"
+        let finalPath = directory + "/" + kid + ".pem"
+        let tempPath = directory + "/." + kid + ".pem.tmp"
+        try writeNew(tempPath, Array(key.pemRepresentation.utf8))
+        guard rename(tempPath, finalPath) == 0 else {
+            let code = errno
+            unlink(tempPath)
+            throw Failure(description: "cannot create \(finalPath): \(String(cString: strerror(code)))")
+        }
+        return StoredKey(kid: kid, createdAt: createdAt, key: key)
+    }
+
+    /// Creates `path` with mode 0600 from the start (never readable by others, not even briefly),
+    /// failing if it exists, and syncs it.
+    private static func writeNew(_ path: String, _ bytes: [UInt8]) throws(Failure) {
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                unlink(path)
+                throw Failure(description: "cannot write \(path): \(String(cString: strerror(code)))")
+            }
+            offset += written
+        }
+        guard fsync(fd) == 0 else {
+            unlink(path)
+            throw Failure(description: "cannot sync \(path)")
+        }
+    }
+}

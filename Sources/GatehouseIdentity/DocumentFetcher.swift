@@ -1,0 +1,22 @@
+/// One HTTP response body from an IdP URL (discovery document or key set).
+public struct FetchedDocument: Sendable {
+    public var status: Int
+    public var body: [UInt8]
+    /// `Cache-Control: max-age` in seconds, when the response carried one.
+    public var cacheControlMaxAge: Int?
+
+    public init(status: Int, body: [UInt8], cacheControlMaxAge: Int? = nil) {
+        self.status = status
+        self.body = body
+        self.cacheControlMaxAge = cacheControlMaxAge
+    }
+}
+
+/// The network edge of identity: fetches one IdP document.
+///
+/// Kept to one method so that key-set logic is tested without sockets. The production
+/// implementation enforces the IdP-URL guard (https, public addresses, no redirects, size and
+/// time limits; DESIGN 8); a thrown error or a non-200 status counts as a failed fetch.
+public protocol DocumentFetcher: Sendable {
+    func get(_ url: String) async throws -> FetchedDocument
+}

@@ -1,0 +1,84 @@
+import GatehouseCore
+
+/// Verifies one compact JWS for one (tenant, IdP) against DESIGN 4.
+///
+/// Order matters: structure, algorithm, `crit`, issuer and times are checked before any key is
+/// looked up or any signature computed, so a flood of forged tokens costs little. Nothing in the
+/// token but `kid` influences which key is used; `jku`, `x5u`, `jwk` and `x5c` are never read.
+public struct TokenVerifier: Sendable {
+    let settings: IdentitySettings
+    let keySets: KeySetCache
+    let clock: WallClock
+
+    public init(settings: IdentitySettings, keySets: KeySetCache, clock: @escaping WallClock) {
+        self.settings = settings
+        self.keySets = keySets
+        self.clock = clock
+    }
+
+    public func verify(_ token: String, tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> Principal {
+        let jws = try CompactJWS.parse(token, maxBytes: settings.maxTokenBytes)
+        return try await verify(jws, tenant: tenant, idp: idp)
+    }
+
+    /// The unverified `iss` of a token, only to find candidate IdPs; nil when unreadable.
+    public static func peekIssuer(_ token: String, maxBytes: Int) -> String? {
+        CompactJWS.peekIssuer(token, maxBytes: maxBytes)
+    }
+
+    func verify(_ jws: CompactJWS, tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> Principal {
+        guard let alg = JWSAlgorithm(rawValue: jws.algorithm), idp.algorithms.contains(alg) else {
+            throw AuthError.invalid(AuthReason.algorithm, "alg \(Self.printable(jws.algorithm)) is not allowed for idp \(idp.name)")
+        }
+        if jws.header["crit"] != nil {
+            throw AuthError.invalid(AuthReason.crit, "token has a crit header")
+        }
+        guard jws.claims["iss"]?.stringValue == idp.issuer else {
+            throw AuthError.invalid(AuthReason.unknownIssuer, "iss is not the issuer of idp \(idp.name)")
+        }
+        let expiresAt = try ClaimChecks.checkTimes(jws.claims, now: clock(), skew: Double(settings.clockSkewSeconds))
+
+        let keys = try await keys(for: jws, algorithm: alg, tenant: tenant, idp: idp)
+        guard keys.contains(where: { $0.verify(signature: jws.signature, signingInput: jws.signingInput, algorithm: alg) }) else {
+            throw AuthError.invalid(AuthReason.badSignature, "signature does not verify with idp \(idp.name)'s key")
+        }
+
+        let identity = try ClaimChecks.checkAfterSignature(jws.claims, payload: jws.payload, idp: idp)
+        return Principal(
+            tenant: tenant, idp: idp.name, issuer: idp.issuer, subject: identity.subject, clientID: identity.clientID,
+            scopes: identity.scopes, claims: jws.payload, expiresAt: expiresAt)
+    }
+
+    /// The key(s) named by `kid` in this IdP's own set; an unknown `kid` asks the cache for its
+    /// rate-limited refresh once.
+    private func keys(for jws: CompactJWS, algorithm: JWSAlgorithm, tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> [JSONWebKey] {
+        var keySet = try await keySets.keySet(tenant: tenant, idp: idp)
+        var refreshed = false
+        while true {
+            switch keySet.select(kid: jws.kid, algorithm: algorithm) {
+            case .keys(let keys):
+                return keys
+            case .unusable(let reason):
+                throw AuthError.invalid(reason, "kid names a key that cannot verify \(algorithm.rawValue)")
+            case .ambiguous(let count):
+                throw AuthError.invalid(AuthReason.unknownKID, "token has no kid and \(count) keys fit \(algorithm.rawValue)")
+            case .unknownKID:
+                if refreshed {
+                    throw AuthError.invalid(AuthReason.unknownKID, jws.kid == nil ? "token has no kid and no key fits" : "kid not in key set")
+                }
+                refreshed = true
+                keySet = try await keySets.refreshForUnknownKID(tenant: tenant, idp: idp)
+            }
+        }
+    }
+
+    /// A header value for a log line: short and without control characters.
+    static func printable(_ s: String) -> String {
+        var out = String.UnicodeScalarView()
+        for scalar in s.unicodeScalars where scalar.value >= 0x20 && scalar.value < 0x7F {
+            out.append(scalar)
+            if out.count == 32 { break }
+        }
+        return String(out)
+    }
+}
