@@ -38,6 +38,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var requestEnded = false
         var bodyBytes = 0
         var upstream: UpstreamConnection?
+        /// `host:port` of the instance the request went to, for the access log.
+        var upstreamName: String?
         var attempts: [UpstreamInstance] = []
         var upstreamHead: HTTPRequestHead?
         var upstreamStartedAt = 0.0
@@ -425,6 +427,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         guard var ex = exchange, let head = ex.upstreamHead else { return }
         conn.handler.delegate = self
         ex.upstream = conn
+        ex.upstreamName = conn.instance.upstream.description
         ex.upstreamStartedAt = monotonicSeconds()
         var head2 = head
         if !ex.head.headers.contains(name: "content-length"), !ex.head.headers.contains(name: "transfer-encoding") {
@@ -449,6 +452,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             }
         }
         conn.channel.flush()
+        if !ex.requestEnded, let expect = ex.head.headers.first(name: "expect"), expect.lowercased() == "100-continue", let context {
+            // The client waits for a go-ahead before sending its body; the upstream never saw
+            // `Expect`, so Gatehouse gives it, now that the request is authorised and routed.
+            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .continue))), promise: nil)
+        }
         if conn.channel.isWritable { resumeReads() }
     }
 
@@ -630,7 +638,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         runtime.accessLog.write(
             AccessLog.Entry(
                 requestID: ex.requestID, tenant: tenantLabel, method: ex.head.method.rawValue, uri: ex.head.uri, status: ex.status,
-                durationSeconds: monotonicSeconds() - ex.startedAt, upstream: ex.upstreamHead == nil ? nil : ex.upstream?.instance.upstream.description,
+                durationSeconds: monotonicSeconds() - ex.startedAt, upstream: ex.upstreamName,
                 bytesIn: ex.bodyBytes, bytesOut: ex.bytesOut, reason: ex.reason, subject: ex.principal?.subject))
     }
 

@@ -150,6 +150,7 @@ import Testing
         }
         #expect(first["path"] == .string("/t/acme/hello"))
         #expect(first["status"] == .number("200"))
+        #expect(first["upstream"] == .string("127.0.0.1:\(agent.port)"))
 
         try await agent.shutdown()
         try await idp.shutdown()

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import GatehouseDemo
 import Testing
@@ -79,6 +80,22 @@ import Testing
             let r = try await h.client.send(raw)
             #expect(r.status == 200)
             #expect(h.acme.flatMap { $0.received() }.first.map { String(decoding: $0.body, as: UTF8.self) } == "hello world")
+        }
+    }
+
+    @Test func expectContinueIsAnsweredOnceTheRequestIsAuthorised() async throws {
+        try await withHarness { h in
+            let head = "POST /t/acme/up HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer \(h.token())\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n"
+            let client = h.client
+            let text = try await withCheckedThrowingContinuation { (c: CheckedContinuation<String?, Error>) in
+                Thread.detachNewThread {
+                    do { c.resume(returning: try client.sendExpectingContinue(head: head, body: "hello")) } catch { c.resume(throwing: error) }
+                }
+            }
+            let final = try #require(text, "no 100 Continue came back")
+            #expect(final.hasPrefix("HTTP/1.1 200"))
+            #expect(h.acme.flatMap { $0.received() }.first.map { String(decoding: $0.body, as: UTF8.self) } == "hello")
+            #expect(h.acme.flatMap { $0.received() }.first?.header("Expect") == nil)
         }
     }
 

@@ -70,6 +70,36 @@ struct RawClient {
         return response
     }
 
+    /// Sends `head`, waits (bounded by `timeout`) for an interim `100 Continue`, then sends
+    /// `body` and returns everything until the server closes. Nil when no 100 came.
+    func sendExpectingContinue(head: String, body: String, timeout: Double = 5) throws -> String? {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        defer { close(fd) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = in_port_t(UInt16(port).bigEndian)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw Failure(description: "connect failed") }
+        _ = Array(head.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, 0) }
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+        guard n > 0, String(decoding: buffer[0..<n], as: UTF8.self).hasPrefix("HTTP/1.1 100") else { return nil }
+        _ = Array(body.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, 0) }
+        var received: [UInt8] = []
+        while true {
+            let m = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if m <= 0 { break }
+            received.append(contentsOf: buffer[0..<m])
+        }
+        return String(decoding: received, as: UTF8.self)
+    }
+
     /// Sends `request` raw and returns every byte until the server closes the connection.
     func sendReadingUntilClose(_ request: String, timeout: Double = 10) throws -> [UInt8] {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
