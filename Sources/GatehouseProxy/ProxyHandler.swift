@@ -118,7 +118,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             switch phase {
             case .forwarding:
                 if let upstream = exchange?.upstream {
-                    upstream.channel.writeAndFlush(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)
+                    upstream.channel.write(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)  // flushed in channelReadComplete
                 }
             case .authenticating, .connecting:
                 exchange?.buffered.append(part)
@@ -480,14 +480,19 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             ex.status = Int(head.status.code)
             ex.responseHeadSent = true
             exchange = ex
-            context.writeAndFlush(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
+            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
         case .body(let buffer):
             exchange?.bytesOut += buffer.readableBytes
-            // Flushed per part: server-sent events must reach the client event by event.
-            context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            // Flushed at the end of each upstream read (`upstreamReadComplete`): one write for a
+            // small response, and server-sent events still reach the client event by event.
+            context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
             finishForwardedResponse(trailers: trailers, context: context)
         }
+    }
+
+    func upstreamReadComplete() {
+        context?.flush()
     }
 
     func upstreamWritabilityChanged(writable: Bool) {

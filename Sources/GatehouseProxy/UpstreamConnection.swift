@@ -6,6 +6,8 @@ import NIOHTTP1
 /// same event loop, so these are plain calls, no hops.
 protocol UpstreamDelegate: AnyObject {
     func upstreamReceived(_ part: HTTPClientResponsePart)
+    /// The end of one read batch from the upstream: time to flush what was relayed.
+    func upstreamReadComplete()
     func upstreamWritabilityChanged(writable: Bool)
     func upstreamFailed(_ error: Error)
     func upstreamIdleTimeout()
@@ -36,6 +38,11 @@ final class UpstreamClientHandler: ChannelDuplexHandler {
             // A response nobody asked for (an idle pooled connection): the connection is out of sync.
             context.close(promise: nil)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        delegate?.upstreamReadComplete()
+        context.fireChannelReadComplete()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {

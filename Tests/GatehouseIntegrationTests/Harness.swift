@@ -125,8 +125,8 @@ func eventually(within seconds: Double = 5, _ condition: () async -> Bool) async
     return await condition()
 }
 
-/// A TCP port with nothing listening (connections are refused).
-func deadPort() -> Int {
+/// A socket bound to 127.0.0.1 on a free port, and that port.
+private func boundLoopbackSocket() -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
@@ -135,8 +135,14 @@ func deadPort() -> Int {
     _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
     var len = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+    return (fd, Int(UInt16(bigEndian: addr.sin_port)))
+}
+
+/// A TCP port with nothing listening (connections are refused).
+func deadPort() -> Int {
+    let (fd, port) = boundLoopbackSocket()
     close(fd)
-    return Int(UInt16(bigEndian: addr.sin_port))
+    return port
 }
 
 /// A listening socket that never accepts: connections complete (the kernel's backlog) but no
@@ -146,17 +152,8 @@ final class BlackHole {
     let port: Int
 
     init() {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = 0
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        (fd, port) = boundLoopbackSocket()
         listen(fd, 16)
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        self.fd = fd
-        self.port = Int(UInt16(bigEndian: addr.sin_port))
     }
 
     deinit { close(fd) }

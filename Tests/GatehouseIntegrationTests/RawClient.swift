@@ -34,19 +34,8 @@ struct RawClient {
     /// Sends `request` raw and reads until the response is complete (Content-Length, chunked
     /// end, or close). `timeout` bounds every read.
     func sendBlocking(_ request: String, timeout: Double = 10) throws -> Response {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        let fd = try connectSocket(timeout: timeout)
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw Failure(description: "connect failed") }
         var bytes = Array(request.utf8)
         var sent = 0
         while sent < bytes.count {
@@ -70,12 +59,10 @@ struct RawClient {
         return response
     }
 
-    /// Sends `head`, waits (bounded by `timeout`) for an interim `100 Continue`, then sends
-    /// `body` and returns everything until the server closes. Nil when no 100 came.
-    func sendExpectingContinue(head: String, body: String, timeout: Double = 5) throws -> String? {
+    /// A connected socket to 127.0.0.1:`port` whose reads give up after `timeout`.
+    private func connectSocket(timeout: Double) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed") }
-        defer { close(fd) }
         var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         var addr = sockaddr_in()
@@ -85,7 +72,18 @@ struct RawClient {
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
-        guard rc == 0 else { throw Failure(description: "connect failed") }
+        guard rc == 0 else {
+            close(fd)
+            throw Failure(description: "connect failed")
+        }
+        return fd
+    }
+
+    /// Sends `head`, waits (bounded by `timeout`) for an interim `100 Continue`, then sends
+    /// `body` and returns everything until the server closes. Nil when no 100 came.
+    func sendExpectingContinue(head: String, body: String, timeout: Double = 5) throws -> String? {
+        let fd = try connectSocket(timeout: timeout)
+        defer { close(fd) }
         _ = Array(head.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, 0) }
         var buffer = [UInt8](repeating: 0, count: 65536)
         let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
@@ -102,19 +100,8 @@ struct RawClient {
 
     /// Sends `request` raw and returns every byte until the server closes the connection.
     func sendReadingUntilClose(_ request: String, timeout: Double = 10) throws -> [UInt8] {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw Failure(description: "socket failed") }
+        let fd = try connectSocket(timeout: timeout)
         defer { close(fd) }
-        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = in_port_t(UInt16(port).bigEndian)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw Failure(description: "connect failed") }
         let bytes = Array(request.utf8)
         _ = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, $0.count, 0) }
         var received: [UInt8] = []
