@@ -1,0 +1,53 @@
+import GatehouseCore
+import Testing
+
+/// Every network input is hostile (DESIGN 4, 7): garbage gets a clear status, never a crash,
+/// and never reaches an upstream.
+@Suite(.serialized) struct HostileInputTests {
+    static let garbage: [String] = [
+        "GARBAGE\r\n\r\n",
+        "GET http://evil.example/t/acme/x HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+        "CONNECT evil.example:443 HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+        "OPTIONS * HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "POST /t/acme/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nContent-Length: -1\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nBad Header: x\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer a.b.c\r\nAuthorization: Bearer d.e.f\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer eyJ%00.eyJ.sig\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer ....\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer " + String(repeating: "e", count: 20000) + "\r\n\r\n",
+        "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\n" + String(repeating: "X-A: b\r\n", count: 5000) + "\r\n",
+        "GET /" + String(repeating: "a", count: 70000) + " HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    ]
+
+    @Test func garbageNeverCrashesAndNeverReachesAnUpstream() async throws {
+        try await withHarness { h in
+            for (i, request) in Self.garbage.enumerated() {
+                let text = try await h.client.sendReadingUntilClose(request + "GET /t/acme/x HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n", timeout: 5)
+                let status = Int(text.split(separator: " ").dropFirst().first ?? "") ?? 0
+                #expect((400..<500).contains(status), "garbage #\(i) answered \(status)")
+            }
+            #expect(h.upstreamRequests.isEmpty)
+            // Still serving.
+            let ok = try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(h.token())])
+            #expect(ok.status == 200)
+        }
+    }
+
+    @Test func hostileTokenPayloadsAre401() async throws {
+        try await withHarness { h in
+            let nested = String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000)
+            let payloads = [
+                #"{"alg":"RS256","kid":"x"}"#, "[]", "null", nested, #"{"iss":1}"#, "\u{FEFF}{}", #"{"a":"\ud800"}"#,
+            ]
+            for p in payloads {
+                let token = Base64URL.encode(#"{"alg":"RS256"}"#) + "." + Base64URL.encode(p) + ".c2ln"
+                let r = try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(token)])
+                #expect(r.status == 401, "payload \(p.prefix(20)) answered \(r.status)")
+            }
+            #expect(h.upstreamRequests.isEmpty)
+        }
+    }
+}
