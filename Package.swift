@@ -57,12 +57,26 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The system SQLite library (Debian: libsqlite3-dev).
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The session-binding table, OAuth flow bindings, and the store behind them.
+        .target(
+            name: "GatehouseSessions",
+            dependencies: [
+                "GatehouseCore", "GatehouseHTTP", "CSQLite",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // The data plane.
         .target(
             name: "GatehouseProxy",
             dependencies: [
                 "GatehouseCore",
                 "GatehouseIdentity",
+                "GatehouseSessions",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -85,6 +99,7 @@ let package = Package(
             name: "GatehouseApp",
             dependencies: [
                 "GatehouseCore", "GatehouseConfig", "GatehouseIdentity", "GatehouseHTTP", "GatehouseProxy", "GatehouseAdmin",
+                "GatehouseSessions",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -110,6 +125,7 @@ let package = Package(
             ]
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
+        .testTarget(name: "GatehouseSessionsTests", dependencies: ["GatehouseSessions"]),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
         .testTarget(
@@ -124,6 +140,7 @@ let package = Package(
             name: "GatehouseIntegrationTests",
             dependencies: [
                 "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig", "GatehouseApp",
+                "GatehouseSessions",
                 // Built so that the CLI tests can run the real binary.
                 "gatehouse",
                 .product(name: "Crypto", package: "swift-crypto"),

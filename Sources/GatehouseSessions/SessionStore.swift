@@ -1,0 +1,50 @@
+import GatehouseCore
+
+/// The durable side of the session-binding table and of OAuth flow bindings (DESIGN 5, 6, 9).
+///
+/// Every mutating call returns only once the change is durable (it survives `kill -9` of the
+/// process). The hot path never waits on the store for lookups: `SessionTable` serves them from
+/// memory and uses the store only to persist changes and to reload at start.
+/// Implementations: `SQLiteSessionStore` (embedded default), PostgreSQL later.
+public protocol SessionStore: Sendable {
+    /// Every binding whose `expiresAt` is after `now`, for loading into memory at start.
+    func loadBindings(now: Double) async throws -> [SessionBinding]
+    /// Inserts or replaces the row for `binding.key`.
+    func upsertBinding(_ binding: SessionBinding) async throws
+    func deleteBinding(_ key: SessionKey) async throws
+    /// Slides `lastSeenAt`/`expiresAt` of existing rows (batched; rows that vanished are skipped).
+    func touchBindings(_ updates: [SessionTouch]) async throws
+    /// Removes rows that expired before `now`; returns how many.
+    func deleteExpiredBindings(now: Double) async throws -> Int
+
+    func insertFlow(_ flow: OAuthFlowRecord) async throws
+    /// The flow of `tenant` with this session id, if any (expired ones included: the caller decides).
+    func flow(tenant: TenantID, sessionID: String) async throws -> OAuthFlowRecord?
+    /// The flow whose start handle is `handle`, if any.
+    func flow(startHandle: String) async throws -> OAuthFlowRecord?
+    /// Flows of any tenant with this session id (the callback URL carries only the session id).
+    func flows(sessionID: String) async throws -> [OAuthFlowRecord]
+    /// Records the hash of the cookie secret the start URL handed to the browser.
+    func setFlowCookie(tenant: TenantID, sessionID: String, cookieHash: String) async throws
+    /// Atomically marks the flow completed and erases its stored token. Returns true only for
+    /// the one call that completed it (a flow completes at most once).
+    func completeFlow(tenant: TenantID, sessionID: String, now: Double) async throws -> Bool
+    /// Removes flows that expired before `now` (their tokens with them); returns how many.
+    func deleteExpiredFlows(now: Double) async throws -> Int
+
+    /// Whether the store answers (readiness).
+    func ping() async -> Bool
+}
+
+/// A sliding-expiry update for one binding.
+public struct SessionTouch: Sendable, Hashable {
+    public var key: SessionKey
+    public var lastSeenAt: Double
+    public var expiresAt: Double
+
+    public init(key: SessionKey, lastSeenAt: Double, expiresAt: Double) {
+        self.key = key
+        self.lastSeenAt = lastSeenAt
+        self.expiresAt = expiresAt
+    }
+}
