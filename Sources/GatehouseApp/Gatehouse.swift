@@ -4,6 +4,7 @@ import GatehouseCore
 import GatehouseHTTP
 import GatehouseIdentity
 import GatehouseProxy
+import GatehouseSessions
 import Logging
 import NIOCore
 import NIOPosix
@@ -30,6 +31,8 @@ public final class Gatehouse: Sendable {
     public let metrics: GatehouseMetrics
     public let keySets: KeySetCache
     public let tokenCache: VerifiedTokenCache
+    public let sessions: SessionTable
+    public let store: any SessionStore
     private let group: MultiThreadedEventLoopGroup
     private let proxy: ProxyServer
     private let admin: AdminServer
@@ -63,13 +66,25 @@ public final class Gatehouse: Sendable {
                 keyDirectory: settings.assertion.keyDir, issuer: settings.assertion.issuer, ttlSeconds: settings.assertion.ttlSeconds,
                 clock: options.clock)
             : nil
+        let store: any SessionStore
+        switch settings.store {
+        case .sqlite(let path):
+            store = try SQLiteSessionStore(path: path, logger: logger)
+        case .postgres:
+            throw GatehouseStartError(message: "store: postgres is not supported yet; use sqlite:PATH")
+        }
+        self.store = store
+        let sessions = SessionTable(store: store, clock: options.clock, metrics: metrics, logger: logger)
+        self.sessions = sessions
         let runtime = ProxyRuntime(
-            snapshot: snapshot, authenticator: authenticator, signer: signer, metrics: metrics, logger: logger, accessLog: options.accessLog)
+            snapshot: snapshot, authenticator: authenticator, signer: signer, sessions: sessions, metrics: metrics, logger: logger,
+            clock: options.clock, accessLog: options.accessLog)
         self.runtime = runtime
         self.proxy = try ProxyServer(runtime: runtime, group: group)
         self.admin = AdminServer(
             listen: settings.adminListen, group: group, metrics: metrics.registry,
-            readiness: { (ready: true, reason: nil) }, logger: logger)
+            readiness: { await store.ping() ? (ready: true, reason: nil) : (ready: false, reason: "store unreachable") },
+            logger: logger)
         self.watcher = options.watchTenants ? TenantDirectoryWatcher(directory: settings.tenantsDir) : nil
     }
 
@@ -81,6 +96,7 @@ public final class Gatehouse: Sendable {
     /// background work. Returns once Gatehouse is serving.
     public func start() async throws {
         let settings = snapshot.settings
+        try await sessions.load()
         await keySets.prime(snapshot)
         let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port)
         let adminPort = try await admin.start()
@@ -99,7 +115,18 @@ public final class Gatehouse: Sendable {
                 await keySets.refreshDue()
             }
         }
-        var tasks = [refresh]
+        let sessions = self.sessions
+        let sessionUpkeep = Task.detached {
+            var ticks = 0
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                if Task.isCancelled { break }
+                await sessions.flushTouches()
+                ticks += 1
+                if ticks % 30 == 0 { await sessions.sweep() }
+            }
+        }
+        var tasks = [refresh, sessionUpkeep]
         if let watcher {
             let watch = Task.detached { [weak self] in
                 while !Task.isCancelled {
@@ -137,8 +164,14 @@ public final class Gatehouse: Sendable {
 
     public func shutdown() async {
         for task in background.withLock({ $0 }) { task.cancel() }
+        await sessions.flushTouches()
         await proxy.shutdown()
         try? await admin.shutdown()
         try? await group.shutdownGracefully()
     }
+}
+
+public struct GatehouseStartError: Error, CustomStringConvertible {
+    public let message: String
+    public var description: String { message }
 }

@@ -9,6 +9,8 @@ public final class CompiledTenant: Sendable {
     let strippedHeaders: Set<String>
     let upstreams: UpstreamGroup
     let limiter: TenantLimiter
+    /// The tenant's session rules with their canonical header names (DESIGN 5).
+    let sessionRules: [(canonical: String, rule: SessionRule)]
     /// Issuers for Protected Resource Metadata.
     let authorizationServers: [String]
     let scopesSupported: [String]
@@ -18,6 +20,7 @@ public final class CompiledTenant: Sendable {
         var stripped = Set(tenant.propagate.map { HeaderName.canonical($0.header) })
         stripped.insert(HeaderName.canonical(settings.assertion.header))
         self.strippedHeaders = stripped
+        self.sessionRules = tenant.sessions.map { (HeaderName.canonical($0.header), $0) }
         // Keep health state and limiter buckets across reloads when nothing relevant changed.
         let instances = tenant.upstreams.map { upstream in
             previous?.upstreams.instance(for: upstream) ?? UpstreamInstance(upstream: upstream)

@@ -1,5 +1,6 @@
 import GatehouseCore
 import GatehouseIdentity
+import GatehouseSessions
 import Logging
 import NIOCore
 import NIOHTTP1
@@ -49,20 +50,28 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var slotHeld = false
         var closeAfterResponse = false
         var reason: String?
+        /// The caller's bearer token (for OAuth flow bindings; never logged).
+        var token: String?
+        /// Session-table keys this request carried (DESIGN 5).
+        var sessionKeys: [SessionKey] = []
+        /// While a new server-issued binding is being made durable, the response waits here:
+        /// the rewritten head and every part that arrived meanwhile.
+        var heldHead: HTTPResponseHead?
+        var held: [HTTPClientResponsePart]?
     }
 
-    private let runtime: ProxyRuntime
+    let runtime: ProxyRuntime
     private let pools: UpstreamPools
-    private let scheme: String
-    private var context: ChannelHandlerContext?
+    let scheme: String
+    var context: ChannelHandlerContext?
     private var pool: UpstreamPool?
     private var remoteIP: String?
 
-    private var phase = Phase.idle
-    private var exchange: Exchange?
+    var phase = Phase.idle
+    var exchange: Exchange?
     /// Bumped for every request so that late async results for an old request are ignored.
-    private var generation = 0
-    private var config: CompiledConfig
+    var generation = 0
+    var config: CompiledConfig
 
     private var readsPaused = false
     private var pendingRead = false
@@ -265,6 +274,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case .token(let t):
             token = t
         }
+        exchange?.token = token
         if token.utf8.count > settings.identity.maxTokenBytes {
             authenticationFailed(.invalid("too_large", "token of \(token.utf8.count) bytes"))
             return
@@ -292,7 +302,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
     }
 
-    private func authenticationFailed(_ failure: AuthError) {
+    func authenticationFailed(_ failure: AuthError) {
         let tenant = exchange?.tenant
         runtime.metrics.authFailures.increment([tenant?.tenant.id.rawValue ?? "-", failure.reason])
         if failure.kind != .missingToken {
@@ -339,13 +349,28 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         }
         exchange?.slotHeld = true
+        var attempts = tenant.upstreams.attemptOrder(now: now)
+        let newBindings: [SessionBinding]
+        switch checkSessions(tenant: tenant, principal: principal, plannedUpstream: attempts.first) {
+        case .refuse(let response):
+            respondLocally(response, close: false)
+            return
+        case .proceed(let sticky, let stickyOnly, let bindings):
+            if let sticky {
+                attempts = stickyOnly ? [sticky] : [sticky] + attempts.filter { $0 !== sticky }
+            }
+            newBindings = bindings
+        }
         // Built into locals first: `buildUpstreamHead` reads `exchange`, which must not be
         // under modification meanwhile (exclusive access).
         let upstreamHead = buildUpstreamHead(tenant: tenant, principal: principal)
-        let attempts = tenant.upstreams.attemptOrder(now: now)
         exchange?.upstreamHead = upstreamHead
         exchange?.attempts = attempts
-        connectNext()
+        if newBindings.isEmpty {
+            connectNext()
+        } else {
+            persistThenConnect(newBindings)
+        }
     }
 
     private func buildUpstreamHead(tenant: CompiledTenant, principal: Principal) -> HTTPRequestHead {
@@ -385,7 +410,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - Upstream connection
 
-    private func connectNext() {
+    func connectNext() {
         guard var ex = exchange, let pool else { return }
         guard !ex.attempts.isEmpty else {
             respondLocally(.error(.badGateway, "bad_gateway", "no upstream instance could be reached"), close: false, reason: "no_upstream")
@@ -462,10 +487,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - UpstreamDelegate
 
-    var clientWritable: Bool { context?.channel.isWritable ?? false }
+    var clientWritable: Bool { (context?.channel.isWritable ?? false) && exchange?.held == nil }
 
     func upstreamReceived(_ part: HTTPClientResponsePart) {
         guard let context, var ex = exchange, let conn = ex.upstream else { return }
+        if ex.held != nil {
+            // A binding is being made durable: nothing reaches the client before it is.
+            exchange?.held?.append(part)
+            return
+        }
         switch part {
         case .head(var head):
             if head.status.code < 200 { return }  // informational responses are not relayed
@@ -480,7 +510,13 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             ex.status = Int(head.status.code)
             ex.responseHeadSent = true
             exchange = ex
-            context.write(wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: head.status, headers: head.headers))), promise: nil)
+            let responseHead = HTTPResponseHead(version: head.version, status: head.status, headers: head.headers)
+            let newBindings = sessionsAfterResponse(head: responseHead, instance: conn.instance)
+            if !newBindings.isEmpty {
+                holdResponse(responseHead, until: newBindings)
+                return
+            }
+            context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         case .body(let buffer):
             exchange?.bytesOut += buffer.readableBytes
             // Flushed at the end of each upstream read (`upstreamReadComplete`): one write for a
@@ -564,7 +600,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - Local responses
 
-    private func respondLocally(_ response: LocalResponse, close: Bool, reason: String? = nil) {
+    func respondLocally(_ response: LocalResponse, close: Bool, reason: String? = nil) {
         guard let context, var ex = exchange else { return }
         if let upstream = ex.upstream {
             upstream.reusable = false

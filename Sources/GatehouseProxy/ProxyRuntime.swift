@@ -1,5 +1,6 @@
 import GatehouseCore
 import GatehouseIdentity
+import GatehouseSessions
 import Logging
 import Synchronization
 
@@ -11,15 +12,20 @@ public final class ProxyRuntime: Sendable {
     public let signer: AssertionSigner?
     public let metrics: GatehouseMetrics
     public let logger: Logger
+    /// The session-binding table (DESIGN 5).
+    public let sessions: SessionTable
+    public let clock: WallClock
     let accessLog: AccessLog
 
     public init(
-        snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, metrics: GatehouseMetrics,
-        logger: Logger, accessLog: Bool = true
+        snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, sessions: SessionTable,
+        metrics: GatehouseMetrics, logger: Logger, clock: @escaping WallClock = SystemWallClock.now, accessLog: Bool = true
     ) {
         self.current = Mutex(CompiledConfig(snapshot: snapshot))
         self.authenticator = authenticator
         self.signer = signer
+        self.sessions = sessions
+        self.clock = clock
         self.metrics = metrics
         self.logger = logger
         self.accessLog = AccessLog(enabled: accessLog)

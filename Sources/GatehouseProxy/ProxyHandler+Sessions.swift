@@ -1,0 +1,212 @@
+import GatehouseCore
+import GatehouseSessions
+import NIOCore
+import NIOHTTP1
+
+/// DESIGN 5 on the request path: a session started by one user can never be used by another.
+extension ProxyHandler {
+    enum SessionGate {
+        /// Forward; `sticky` is the instance the session lives on (`stickyOnly`: no other will do).
+        case proceed(sticky: UpstreamInstance?, stickyOnly: Bool, newBindings: [SessionBinding])
+        case refuse(LocalResponse)
+    }
+
+    /// Checks every session header of the request against the table. Server-issued ids must be
+    /// bound to the caller (else 404, as if they did not exist); client-issued ids are bound on
+    /// first use (trust on first use) and refused to anyone else (403).
+    func checkSessions(tenant: CompiledTenant, principal: Principal, plannedUpstream: UpstreamInstance?) -> SessionGate {
+        guard !tenant.sessionRules.isEmpty, var ex = exchange else { return .proceed(sticky: nil, stickyOnly: false, newBindings: []) }
+        let table = runtime.sessions
+        let now = runtime.clock()
+        let caller = BoundPrincipal(principal)
+        let ttl = Double(tenant.tenant.sessionIdleTTLSeconds)
+        var sticky: UpstreamInstance?
+        var stickyOnly = false
+        var newBindings: [SessionBinding] = []
+        for (canonical, rule) in tenant.sessionRules {
+            var found: [(name: String, value: String)] = []
+            for (name, value) in ex.head.headers where HeaderName.canonical(name) == canonical { found.append((name, value)) }
+            guard let first = found.first else { continue }
+            guard found.count == 1, SessionBinding.isValidID(first.value) else {
+                exchange = ex
+                return .refuse(.error(.badRequest, "invalid_session_id", "the session header is malformed or repeated"))
+            }
+            let id = first.value
+            // The upstream sees exactly the header that was checked, in its configured spelling.
+            if first.name != rule.header {
+                ex.head.headers.remove(name: first.name)
+                ex.head.headers.add(name: rule.header, value: id)
+            }
+            let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: id)
+            switch rule.issuedBy {
+            case .server:
+                let binding = table.lookup(key, now: now)
+                guard let binding, binding.principal == caller else {
+                    exchange = ex
+                    sessionRefused(key, bound: binding?.principal, caller: caller, reason: binding == nil ? "unknown" : "other_principal")
+                    return .refuse(.error(.notFound, "session_not_found", "no such session"))
+                }
+                if let name = binding.upstream {
+                    guard let instance = tenant.upstreams.instances.first(where: { $0.upstream.description == name }) else {
+                        // The instance the session lived on is gone from the configuration.
+                        exchange = ex
+                        sessionRefused(key, bound: binding.principal, caller: caller, reason: "instance_gone")
+                        return .refuse(.error(.notFound, "session_not_found", "no such session"))
+                    }
+                    sticky = instance
+                    stickyOnly = true
+                }
+                table.touch(key, ttl: ttl, now: now)
+            case .client:
+                switch table.claim(key, principal: caller, upstream: plannedUpstream?.upstream.description, issuedBy: .client, ttl: ttl, now: now) {
+                case .existing(let binding):
+                    table.touch(key, ttl: ttl, now: now)
+                    if sticky == nil, let name = binding.upstream {
+                        sticky = tenant.upstreams.instances.first { $0.upstream.description == name }
+                    }
+                case .conflict(let binding):
+                    exchange = ex
+                    sessionRefused(key, bound: binding.principal, caller: caller, reason: "other_principal")
+                    return .refuse(.error(.forbidden, "session_forbidden", "this session belongs to another user"))
+                case .bound(let binding):
+                    newBindings.append(binding)
+                }
+            }
+            ex.sessionKeys.append(key)
+        }
+        exchange = ex
+        return .proceed(sticky: sticky, stickyOnly: stickyOnly, newBindings: newBindings)
+    }
+
+    /// Client-issued bindings are durable before the request goes upstream.
+    func persistThenConnect(_ bindings: [SessionBinding]) {
+        guard let context else { return }
+        phase = .connecting
+        let table = runtime.sessions
+        let generation = self.generation
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        promise.completeWithTask {
+            do {
+                for b in bindings { try await table.persist(b) }
+                return true
+            } catch {
+                return false
+            }
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { ok in
+            guard self.generation == generation, self.phase == .connecting else { return }
+            if ok {
+                self.connectNext()
+            } else {
+                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
+                self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: false)
+            }
+        }
+    }
+
+    /// Response-side rules: a server-issued session id seen for the first time is bound to the
+    /// caller and the instance that issued it; DELETE answered 2xx, or a 404 for the session,
+    /// ends the binding. Returns the new bindings that must be durable before the head goes out.
+    func sessionsAfterResponse(head: HTTPResponseHead, instance: UpstreamInstance) -> [SessionBinding] {
+        guard let ex = exchange, let tenant = ex.tenant, let principal = ex.principal, !tenant.sessionRules.isEmpty else { return [] }
+        let table = runtime.sessions
+        let status = head.status.code
+        if !ex.sessionKeys.isEmpty {
+            // DELETE answered 2xx ends any session it carried. A 404 ends only server-issued
+            // sessions (the MCP way of saying "this session is gone"): a client-issued binding
+            // must not fall to a 404, or a stray 404 would let the next caller claim the id.
+            let serverHeaders = Set(tenant.sessionRules.filter { $0.rule.issuedBy == .server }.map(\.canonical))
+            let ended: [SessionKey]
+            if ex.head.method == .DELETE, (200..<300).contains(status) {
+                ended = ex.sessionKeys
+            } else if status == 404 {
+                ended = ex.sessionKeys.filter { serverHeaders.contains($0.header) }
+            } else {
+                ended = []
+            }
+            if !ended.isEmpty {
+                for key in ended { table.evict(key) }
+                Task { for key in ended { await table.remove(key) } }
+                return []
+            }
+        }
+        let now = runtime.clock()
+        let caller = BoundPrincipal(principal)
+        var fresh: [SessionBinding] = []
+        for (canonical, rule) in tenant.sessionRules where rule.issuedBy == .server {
+            guard let value = head.headers.first(where: { HeaderName.canonical($0.name) == canonical })?.value else { continue }
+            let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: value)
+            if ex.sessionKeys.contains(key) { continue }
+            guard SessionBinding.isValidID(value) else {
+                runtime.logger.warning("upstream issued an unusable session id", metadata: ["tenant": "\(tenant.tenant.id)", "header": "\(rule.header)"])
+                continue
+            }
+            switch table.claim(
+                key, principal: caller, upstream: instance.upstream.description, issuedBy: .server,
+                ttl: Double(tenant.tenant.sessionIdleTTLSeconds), now: now)
+            {
+            case .bound(let binding): fresh.append(binding)
+            case .existing: break
+            case .conflict(let binding):
+                // The upstream handed out an id that is someone else's: the caller will be refused
+                // when it uses it. Worth an operator's attention.
+                runtime.logger.warning(
+                    "upstream issued a session id already bound to another principal",
+                    metadata: [
+                        "tenant": "\(tenant.tenant.id)", "session": "\(SessionTable.logLabel(value))",
+                        "bound_sub": "\(binding.principal.subject)", "caller_sub": "\(caller.subject)",
+                    ])
+            }
+        }
+        return fresh
+    }
+
+    /// Holds the response until `bindings` are durable, then lets it through in order.
+    func holdResponse(_ head: HTTPResponseHead, until bindings: [SessionBinding]) {
+        guard let context else { return }
+        exchange?.heldHead = head
+        exchange?.held = []
+        let table = runtime.sessions
+        let generation = self.generation
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        promise.completeWithTask {
+            do {
+                for b in bindings { try await table.persist(b) }
+                return true
+            } catch {
+                return false
+            }
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { ok in
+            guard self.generation == generation, var ex = self.exchange, let context = self.context, let head = ex.heldHead else { return }
+            let parts = ex.held ?? []
+            ex.held = nil
+            ex.heldHead = nil
+            if !ok {
+                ex.responseHeadSent = false
+                self.exchange = ex
+                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(ex.requestID)"])
+                self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: true)
+                return
+            }
+            self.exchange = ex
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+            for part in parts { self.upstreamReceived(part) }
+            context.flush()
+            ex.upstream?.handler.resumeReading()
+        }
+    }
+
+    /// A refused session reuse: logged with both subjects and a hash of the id, never the id.
+    func sessionRefused(_ key: SessionKey, bound: BoundPrincipal?, caller: BoundPrincipal, reason: String) {
+        runtime.metrics.sessionRejections.increment([key.tenant.rawValue, reason])
+        exchange?.reason = "session_\(reason)"
+        runtime.logger.warning(
+            "session reuse refused",
+            metadata: [
+                "tenant": "\(key.tenant)", "header": "\(key.header)", "session": "\(SessionTable.logLabel(key.id))",
+                "bound_sub": "\(bound?.subject ?? "-")", "caller_sub": "\(caller.subject)", "reason": "\(reason)",
+                "request_id": "\(exchange?.requestID ?? "")",
+            ])
+    }
+}

@@ -1,0 +1,201 @@
+import Crypto
+import GatehouseCore
+import Logging
+import Synchronization
+
+/// The session-binding table of DESIGN 5: lookups on the hot path are served from memory
+/// (sharded, synchronous, no I/O); every new binding is written to the store and durable
+/// before the response that created it reaches the client; sliding expiry is persisted in
+/// batches; a sweeper removes expired rows.
+public final class SessionTable: Sendable {
+    public enum Claim: Sendable {
+        /// Newly bound to the caller: persist it (`persist`) before answering.
+        case bound(SessionBinding)
+        /// Already bound to the same principal.
+        case existing(SessionBinding)
+        /// Bound to someone else.
+        case conflict(SessionBinding)
+    }
+
+    final class Shard: Sendable {
+        let rows = Mutex<[SessionKey: SessionBinding]>([:])
+    }
+
+    private let shards: [Shard]
+    private let store: any SessionStore
+    private let clock: WallClock
+    private let metrics: GatehouseMetrics?
+    private let logger: Logger
+    private let pendingTouches = Mutex<[SessionKey: SessionTouch]>([:])
+    private let counts = Mutex<[TenantID: Int]>([:])
+
+    public init(store: any SessionStore, clock: @escaping WallClock, metrics: GatehouseMetrics?, logger: Logger) {
+        self.store = store
+        self.clock = clock
+        self.metrics = metrics
+        self.logger = logger
+        self.shards = (0..<16).map { _ in Shard() }
+    }
+
+    private func shard(_ key: SessionKey) -> Shard {
+        shards[Int(UInt(bitPattern: key.hashValue) % UInt(shards.count))]
+    }
+
+    // MARK: - Hot path (synchronous, memory only)
+
+    /// The live binding for `key`, or nil when there is none or it expired.
+    public func lookup(_ key: SessionKey, now: Double) -> SessionBinding? {
+        guard let row = shard(key).rows.withLock({ $0[key] }), row.expiresAt > now else { return nil }
+        return row
+    }
+
+    /// Binds `key` to `principal` unless it is bound already (atomically: of two concurrent
+    /// first uses, exactly one wins).
+    public func claim(
+        _ key: SessionKey, principal: BoundPrincipal, upstream: String?, issuedBy: SessionRule.IssuedBy, ttl: Double, now: Double
+    ) -> Claim {
+        let (result, grew): (Claim, Bool) = shard(key).rows.withLock { rows in
+            if let existing = rows[key], existing.expiresAt > now {
+                return (existing.principal == principal ? .existing(existing) : .conflict(existing), false)
+            }
+            let binding = SessionBinding(
+                key: key, principal: principal, upstream: upstream, issuedBy: issuedBy, createdAt: now, lastSeenAt: now,
+                expiresAt: now + ttl)
+            // Replacing an expired row keeps the count as it is.
+            let replaced = rows.updateValue(binding, forKey: key) != nil
+            return (.bound(binding), !replaced)
+        }
+        if grew { adjustCount(key.tenant, by: 1) }
+        return result
+    }
+
+    /// Slides the binding's expiry; the store catches up in the next batch.
+    public func touch(_ key: SessionKey, ttl: Double, now: Double) {
+        let updated: SessionTouch? = shard(key).rows.withLock { rows in
+            guard var row = rows[key] else { return nil }
+            // Only worth a write when the expiry moved noticeably.
+            guard now - row.lastSeenAt >= 1 else { return nil }
+            row.lastSeenAt = now
+            row.expiresAt = now + ttl
+            rows[key] = row
+            return SessionTouch(key: key, lastSeenAt: now, expiresAt: row.expiresAt)
+        }
+        if let updated { pendingTouches.withLock { $0[key] = updated } }
+    }
+
+    // MARK: - Durable changes
+
+    /// Writes a newly claimed binding to the store. On failure the claim is undone, so memory
+    /// never holds a binding the store lost.
+    public func persist(_ binding: SessionBinding) async throws {
+        do {
+            try await store.upsertBinding(binding)
+        } catch {
+            forget(binding.key)
+            throw error
+        }
+    }
+
+    /// Removes a binding (DELETE answered 2xx, upstream 404, or revocation).
+    public func remove(_ key: SessionKey) async {
+        forget(key)
+        pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
+        do {
+            try await store.deleteBinding(key)
+        } catch {
+            logger.error("session binding removal not persisted", metadata: ["tenant": "\(key.tenant)", "error": "\(error)"])
+        }
+    }
+
+    /// Drops a binding from memory at once (the store follows with `remove`).
+    public func evict(_ key: SessionKey) {
+        forget(key)
+        pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
+    }
+
+    private func forget(_ key: SessionKey) {
+        let removed = shard(key).rows.withLock { $0.removeValue(forKey: key) } != nil
+        if removed { adjustCount(key.tenant, by: -1) }
+    }
+
+    // MARK: - Background work
+
+    /// Loads every live binding from the store (at start).
+    public func load() async throws {
+        let now = clock()
+        let rows = try await store.loadBindings(now: now)
+        for row in rows {
+            let inserted = shard(row.key).rows.withLock { $0.updateValue(row, forKey: row.key) == nil }
+            if inserted { adjustCount(row.key.tenant, by: 1) }
+        }
+        logger.info("session bindings loaded", metadata: ["count": "\(rows.count)"])
+    }
+
+    /// Persists the sliding-expiry updates collected since the last call.
+    public func flushTouches() async {
+        let batch = pendingTouches.withLock { pending -> [SessionTouch] in
+            defer { pending.removeAll(keepingCapacity: true) }
+            return Array(pending.values)
+        }
+        guard !batch.isEmpty else { return }
+        do {
+            try await store.touchBindings(batch)
+        } catch {
+            // Not fatal: the rows keep their older expiry; the next touch retries.
+            logger.warning("session expiry updates not persisted", metadata: ["count": "\(batch.count)", "error": "\(error)"])
+        }
+    }
+
+    /// Drops expired bindings from memory and the store.
+    public func sweep() async {
+        let now = clock()
+        for shard in shards {
+            let expired = shard.rows.withLock { rows -> [SessionKey] in
+                let keys = rows.filter { $0.value.expiresAt <= now }.map(\.key)
+                for k in keys { rows.removeValue(forKey: k) }
+                return keys
+            }
+            for key in expired { adjustCount(key.tenant, by: -1) }
+        }
+        do {
+            _ = try await store.deleteExpiredBindings(now: now)
+        } catch {
+            logger.warning("expired session bindings not swept from the store", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// Live bindings of a tenant, optionally filtered (for the admin API).
+    public func bindings(tenant: TenantID, subject: String? = nil, header: String? = nil, now: Double) -> [SessionBinding] {
+        let canonicalHeader = header.map(HeaderName.canonical)
+        var out: [SessionBinding] = []
+        for shard in shards {
+            shard.rows.withLock { rows in
+                for row in rows.values where row.key.tenant == tenant && row.expiresAt > now {
+                    if let subject, row.principal.subject != subject { continue }
+                    if let canonicalHeader, row.key.header != canonicalHeader { continue }
+                    out.append(row)
+                }
+            }
+        }
+        return out.sorted { ($0.createdAt, $0.key.id) < ($1.createdAt, $1.key.id) }
+    }
+
+    public func count(tenant: TenantID) -> Int { counts.withLock { $0[tenant] ?? 0 } }
+
+    private func adjustCount(_ tenant: TenantID, by delta: Int) {
+        let value = counts.withLock { c -> Int in
+            c[tenant, default: 0] += delta
+            return c[tenant] ?? 0
+        }
+        metrics?.sessionBindings.set([tenant.rawValue], Double(max(0, value)))
+    }
+
+    /// A short, stable, non-reversible label for a session id in logs (never the id itself).
+    public static func logLabel(_ id: String) -> String {
+        let digest = SHA256.hash(data: Array(id.utf8))
+        return digest.prefix(6).map { b in
+            let hex = Array("0123456789abcdef")
+            return String([hex[Int(b >> 4)], hex[Int(b & 0xF)]])
+        }.joined()
+    }
+}

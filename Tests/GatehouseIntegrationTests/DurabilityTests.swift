@@ -1,0 +1,95 @@
+import Foundation
+import GatehouseCore
+import GatehouseDemo
+import NIOHTTP1
+import NIOPosix
+import Testing
+
+/// DESIGN 9: a binding acknowledged to a client survives `kill -9` of Gatehouse.
+@Suite(.serialized) struct DurabilityTests {
+    struct Served {
+        let process: Process
+        let stderr: LineCollector
+        let port: Int
+    }
+
+    static func serve(_ dir: TempDir) async throws -> Served {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
+        process.environment = ProcessInfo.processInfo.environment
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stderr = LineCollector(err.fileHandleForReading)
+        _ = LineCollector(out.fileHandleForReading)
+        try process.run()
+        let up = await eventually(within: 20) { stderr.text.contains("gatehouse serving") }
+        guard up, let port = CLITests.listenPort(in: stderr.text) else {
+            process.terminate()
+            throw RawClient.Failure(description: "gatehouse did not start: \(stderr.text)")
+        }
+        return Served(process: process, stderr: stderr, port: port)
+    }
+
+    @Test func aBindingAcknowledgedBeforeKill9IsStillEnforcedAfterRestart() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idp = try await DevIdentityProvider.start(group: group)
+        let agent = try await EchoAgent.start(group: group, options: .init(name: "durable-agent"))
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", """
+            listen: "127.0.0.1:0"
+            admin:
+              listen: "127.0.0.1:0"
+            tenants_dir: tenants
+            identity:
+              insecure_idp_hosts: ["127.0.0.1"]
+            assertion:
+              key_dir: state/keys
+            store: "sqlite:state/state.sqlite"
+            """)
+        try dir.write("tenants/acme.yaml", """
+            id: acme
+            match:
+              path_prefix: "/t/acme"
+            idps:
+              - name: dev
+                issuer: "\(idp.issuer)"
+                jwks_uri: "\(idp.jwksURL)"
+                allowed_clients: ["gatehouse-demo"]
+            upstreams:
+              - url: "\(agent.baseURL)"
+            sessions:
+              - { header: "Mcp-Session-Id", issued_by: server }
+            """)
+        let alice = idp.mintToken(subject: "alice")
+        let bob = idp.mintToken(subject: "bob")
+
+        let first = try await Self.serve(dir)
+        agent.setResponseHeaders(HTTPHeaders([("Mcp-Session-Id", "durable-session-1")]))
+        let opened = try await RawClient(port: first.port).request("POST", "/t/acme/mcp", headers: [("Authorization", "Bearer \(alice)")], body: "{}")
+        agent.setResponseHeaders([:])
+        #expect(opened.status == 200)
+        #expect(opened.header("Mcp-Session-Id") == "durable-session-1")
+        // The client has its answer: kill -9 right now, no chance to flush anything.
+        kill(first.process.processIdentifier, SIGKILL)
+        let dead = await eventually(within: 10) { !first.process.isRunning }
+        #expect(dead)
+
+        let second = try await Self.serve(dir)
+        defer { second.process.terminate() }
+        let client = RawClient(port: second.port)
+        let owner = try await client.request("POST", "/t/acme/mcp", headers: [("Authorization", "Bearer \(alice)"), ("Mcp-Session-Id", "durable-session-1")], body: "{}")
+        #expect(owner.status == 200)
+        let other = try await client.request("POST", "/t/acme/mcp", headers: [("Authorization", "Bearer \(bob)"), ("Mcp-Session-Id", "durable-session-1")], body: "{}")
+        #expect(other.status == 404)
+        #expect(agent.received().count == 2, "bob's replay never reached the agent")
+        second.process.terminate()
+        _ = await eventually(within: 10) { !second.process.isRunning }
+
+        try await agent.shutdown()
+        try await idp.shutdown()
+        try await group.shutdownGracefully()
+    }
+}
