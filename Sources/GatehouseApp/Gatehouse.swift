@@ -32,6 +32,7 @@ public final class Gatehouse: Sendable {
     public let keySets: KeySetCache
     public let tokenCache: VerifiedTokenCache
     public let sessions: SessionTable
+    public let flows: OAuthFlows
     public let store: any SessionStore
     private let group: MultiThreadedEventLoopGroup
     private let proxy: ProxyServer
@@ -76,8 +77,12 @@ public final class Gatehouse: Sendable {
         self.store = store
         let sessions = SessionTable(store: store, clock: options.clock, metrics: metrics, logger: logger)
         self.sessions = sessions
+        let flows = try OAuthFlows(
+            store: store, keyDirectory: settings.assertion.keyDir, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
+            clock: options.clock, logger: logger)
+        self.flows = flows
         let runtime = ProxyRuntime(
-            snapshot: snapshot, authenticator: authenticator, signer: signer, sessions: sessions, metrics: metrics, logger: logger,
+            snapshot: snapshot, authenticator: authenticator, signer: signer, sessions: sessions, flows: flows, metrics: metrics, logger: logger,
             clock: options.clock, accessLog: options.accessLog)
         self.runtime = runtime
         self.proxy = try ProxyServer(runtime: runtime, group: group)
@@ -116,6 +121,7 @@ public final class Gatehouse: Sendable {
             }
         }
         let sessions = self.sessions
+        let flows = self.flows
         let sessionUpkeep = Task.detached {
             var ticks = 0
             while !Task.isCancelled {
@@ -123,7 +129,10 @@ public final class Gatehouse: Sendable {
                 if Task.isCancelled { break }
                 await sessions.flushTouches()
                 ticks += 1
-                if ticks % 30 == 0 { await sessions.sweep() }
+                if ticks % 30 == 0 {
+                    await sessions.sweep()
+                    await flows.sweep()
+                }
             }
         }
         var tasks = [refresh, sessionUpkeep]

@@ -25,6 +25,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case forwarding
         /// Gatehouse answered itself; the rest of the request body is read and dropped.
         case draining
+        /// Reading a request body Gatehouse itself consumes (`POST /.gatehouse/oauth/flows`).
+        case collecting
+        /// Gatehouse is preparing its own answer asynchronously (OAuth endpoints).
+        case answering
     }
 
     /// State of the request currently on this connection.
@@ -58,6 +62,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         /// the rewritten head and every part that arrived meanwhile.
         var heldHead: HTTPResponseHead?
         var held: [HTTPClientResponsePart]?
+        /// What Gatehouse itself does with this request instead of forwarding it.
+        var local: LocalEndpoint?
+        /// Watches the response for MCP URL-mode elicitations (DESIGN 6).
+        var scanner: ElicitationScanner?
+    }
+
+    enum LocalEndpoint {
+        case createFlow
+        case callback
     }
 
     let runtime: ProxyRuntime
@@ -114,7 +127,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .forwarding:
                 guard let upstream = ex.upstream else { return }
                 upstream.channel.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
-            case .authenticating, .connecting:
+            case .authenticating, .connecting, .collecting, .answering:
                 exchange?.buffered.append(part)
             case .draining:
                 if ex.bodyBytes > maxDrainBytes { context.close(promise: nil) }
@@ -129,8 +142,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
                 if let upstream = exchange?.upstream {
                     upstream.channel.write(NIOAny(HTTPClientRequestPart.end(nil)), promise: nil)  // flushed in channelReadComplete
                 }
-            case .authenticating, .connecting:
+            case .authenticating, .connecting, .answering:
                 exchange?.buffered.append(part)
+            case .collecting:
+                exchange?.buffered.append(part)
+                bodyCollected()
             case .draining:
                 finishDrain(context: context)
             case .idle:
@@ -195,9 +211,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - Read gating (backpressure)
 
-    private func pauseReads() { readsPaused = true }
+    func pauseReads() { readsPaused = true }
 
-    private func resumeReads() {
+    func resumeReads() {
         readsPaused = false
         if pendingRead, let context {
             pendingRead = false
@@ -256,7 +272,26 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         HeaderRewriting.strip(&headers, config: config, tenant: tenant)
         exchange?.head.headers = headers
 
-        if let reserved = ReservedEndpoints.handle(
+        switch OAuthEndpoint.match(method: head.method, path: path) {
+        case .none:
+            break
+        case .some(.refuse(let response)):
+            respondLocally(response, close: false)
+            return
+        case .some(.start(let handle)):
+            startFlow(handle: handle)
+            return
+        case .some(.createFlow):
+            exchange?.local = .createFlow
+        case .some(.callback):
+            exchange?.local = .callback
+            if case .absent = HeaderRewriting.bearerToken(headers) {
+                completeFlow(principal: nil)
+                return
+            }
+        }
+
+        if exchange?.local == nil, let reserved = ReservedEndpoints.handle(
             method: head.method, path: path, host: exchange?.host, scheme: scheme, config: config, signer: runtime.signer)
         {
             respondLocally(reserved, close: false)
@@ -303,6 +338,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     }
 
     func authenticationFailed(_ failure: AuthError) {
+        if exchange?.local == .callback {
+            // A callback may prove itself with the flow cookie instead; a bad bearer is no proof.
+            completeFlow(principal: nil)
+            return
+        }
         let tenant = exchange?.tenant
         runtime.metrics.authFailures.increment([tenant?.tenant.id.rawValue ?? "-", failure.reason])
         if failure.kind != .missingToken {
@@ -332,6 +372,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         ex.tenant = tenant
         ex.principal = principal
         exchange = ex
+        switch ex.local {
+        case .createFlow?:
+            phase = .collecting
+            bodyCollected()
+            return
+        case .callback?:
+            completeFlow(principal: principal)
+            return
+        case nil:
+            break
+        }
 
         let now = monotonicSeconds()
         if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
@@ -511,6 +562,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             ex.responseHeadSent = true
             exchange = ex
             let responseHead = HTTPResponseHead(version: head.version, status: head.status, headers: head.headers)
+            startElicitationScan(head: responseHead)
             let newBindings = sessionsAfterResponse(head: responseHead, instance: conn.instance)
             if !newBindings.isEmpty {
                 holdResponse(responseHead, until: newBindings)
@@ -519,10 +571,15 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             context.write(wrapOutboundOut(.head(responseHead)), promise: nil)
         case .body(let buffer):
             exchange?.bytesOut += buffer.readableBytes
+            if let scanner = ex.scanner {
+                scanner.feed(buffer.readableBytesView)
+                recordElicitations(scanner.drain())
+            }
             // Flushed at the end of each upstream read (`upstreamReadComplete`): one write for a
             // small response, and server-sent events still reach the client event by event.
             context.write(wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         case .end(let trailers):
+            if let scanner = ex.scanner { recordElicitations(scanner.finish()) }
             finishForwardedResponse(trailers: trailers, context: context)
         }
     }

@@ -14,17 +14,20 @@ public final class ProxyRuntime: Sendable {
     public let logger: Logger
     /// The session-binding table (DESIGN 5).
     public let sessions: SessionTable
+    /// Verified OAuth 3-legged flows (DESIGN 6).
+    public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog
 
     public init(
-        snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, sessions: SessionTable,
+        snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, sessions: SessionTable, flows: OAuthFlows,
         metrics: GatehouseMetrics, logger: Logger, clock: @escaping WallClock = SystemWallClock.now, accessLog: Bool = true
     ) {
         self.current = Mutex(CompiledConfig(snapshot: snapshot))
         self.authenticator = authenticator
         self.signer = signer
         self.sessions = sessions
+        self.flows = flows
         self.clock = clock
         self.metrics = metrics
         self.logger = logger

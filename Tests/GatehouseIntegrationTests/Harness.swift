@@ -22,6 +22,8 @@ final class Harness: @unchecked Sendable {
     struct Setup {
         var settings: GatehouseSettings
         var tenants: [Tenant]
+        /// Gatehouse's wall clock (token times, session and flow expiry).
+        var clock: WallClock = SystemWallClock.now
     }
 
     private init(group: MultiThreadedEventLoopGroup, idp: DevIdentityProvider, acme: [EchoAgent], globex: EchoAgent, gatehouse: Gatehouse, keyDir: String) {
@@ -61,6 +63,7 @@ final class Harness: @unchecked Sendable {
         options.accessLog = false
         options.watchTenants = false
         options.threads = 1
+        options.clock = setup.clock
         let gatehouse = try Gatehouse(snapshot: ConfigSnapshot(settings: setup.settings, tenants: setup.tenants), options: options)
         try await gatehouse.start()
         for agent in [a1, a2, g1] { agent.setAssertionJWKSURL("http://127.0.0.1:\(gatehouse.dataPort)/.gatehouse/jwks.json") }
@@ -157,4 +160,18 @@ final class BlackHole {
     }
 
     deinit { close(fd) }
+}
+
+/// A wall clock tests move by hand.
+final class TestClock: @unchecked Sendable {
+    private let lock = NSLock()
+    private var offset = 0.0
+
+    var now: WallClock { { [self] in lock.lock(); defer { lock.unlock() }; return SystemWallClock.now() + offset } }
+
+    func advance(_ seconds: Double) {
+        lock.lock()
+        offset += seconds
+        lock.unlock()
+    }
 }

@@ -1,0 +1,140 @@
+import Foundation
+import GatehouseCore
+import GatehouseDemo
+import NIOHTTP1
+import Testing
+
+/// DESIGN 6 from outside: the user who started an OAuth flow is the only one who can finish it.
+@Suite(.serialized) struct OAuthFlowTests {
+    /// acme completes its flows at its first agent's `/oauth/complete`.
+    static func withFlows(clock: TestClock? = nil, _ body: (Harness) async throws -> Void) async throws {
+        try await withHarness({ setup, _, agents in
+            setup.tenants[0].oauth = OAuthSettings(completionURL: agents[0].baseURL + "/oauth/complete", flowTTLSeconds: 600)
+            setup.tenants[1].oauth = OAuthSettings(completionURL: agents[2].baseURL + "/oauth/complete", flowTTLSeconds: 600)
+            if let clock { setup.clock = clock.now }
+        }, body)
+    }
+
+    static func completions(_ h: Harness) -> [RecordedRequest] {
+        (h.acme + [h.globex]).flatMap { $0.received() }.filter { $0.uri == "/oauth/complete" }
+    }
+
+    func createFlow(_ h: Harness, token: String, sessionID: String = "flow-1", url: String = "https://provider.example/authorize?client=1") async throws -> RawClient.Response {
+        try await h.client.request(
+            "POST", "/.gatehouse/oauth/flows", headers: [h.bearer(token), ("Content-Type", "application/json")],
+            body: #"{"session_id":"\#(sessionID)","authorization_url":"\#(url)"}"#, host: "acme.test")
+    }
+
+    /// Follows the start URL like a browser; returns the `Cookie` header value to send back.
+    func start(_ h: Harness, _ created: RawClient.Response) async throws -> (location: String?, cookie: String) {
+        let startURL = try #require(created.json?["start_url"]?.stringValue)
+        let path = String(startURL.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+        let r = try await h.client.request("GET", path, host: "acme.test")
+        #expect(r.status == 302)
+        let setCookie = try #require(r.header("Set-Cookie"))
+        #expect(setCookie.contains("HttpOnly"))
+        #expect(setCookie.lowercased().contains("samesite=lax"))
+        return (r.header("Location"), String(setCookie.prefix { $0 != ";" }))
+    }
+
+    @Test func theStarterCompletesItsFlowOnceAndTheTokenReachesTheCompletionURL() async throws {
+        try await Self.withFlows { h in
+            let alice = h.token("alice")
+            let created = try await createFlow(h, token: alice)
+            #expect(created.status == 201)
+            let (location, cookie) = try await start(h, created)
+            #expect(location == "https://provider.example/authorize?client=1")
+
+            let done = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [("Cookie", cookie)], host: "acme.test")
+            #expect(done.status == 200)
+            #expect(done.header("Content-Type")?.hasPrefix("text/html") == true)
+            let posts = Self.completions(h)
+            #expect(posts.count == 1)
+            let sent = try #require(try? JSONParser.parse(posts[0].body))
+            #expect(sent["session_id"] == .string("flow-1"))
+            #expect(sent["user_token"] == .string(alice))
+            #expect(sent["tenant"] == .string("acme"))
+            #expect(sent["sub"] == .string("alice"))
+
+            // Replay: refused, nothing more sent.
+            let replay = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [("Cookie", cookie)], host: "acme.test")
+            #expect((400..<500).contains(replay.status))
+            #expect(Self.completions(h).count == 1)
+        }
+    }
+
+    @Test func noCookieAnotherUserOrAnotherTenantCannotComplete() async throws {
+        try await Self.withFlows { h in
+            let created = try await createFlow(h, token: h.token("alice"))
+            _ = try await start(h, created)
+            let noCookie = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", host: "acme.test")
+            #expect(noCookie.status == 403)
+            let forged = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [("Cookie", "gh_flow=forged")], host: "acme.test")
+            #expect(forged.status == 403)
+            let bob = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [h.bearer(h.token("bob"))], host: "acme.test")
+            #expect(bob.status == 403)
+            let otherTenant = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [h.bearer(h.token("alice", tenant: "globex"))])
+            #expect((400..<500).contains(otherTenant.status))
+            #expect(Self.completions(h).isEmpty)
+            // The owner's own bearer token is proof enough.
+            let owner = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [h.bearer(h.token("alice"))], host: "acme.test")
+            #expect(owner.status == 200)
+            #expect(Self.completions(h).count == 1)
+        }
+    }
+
+    @Test func anExpiredFlowCannotComplete() async throws {
+        let clock = TestClock()
+        try await Self.withFlows(clock: clock) { h in
+            let created = try await createFlow(h, token: h.token("alice"))
+            let (_, cookie) = try await start(h, created)
+            clock.advance(601)
+            let late = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=flow-1", headers: [("Cookie", cookie)], host: "acme.test")
+            #expect((400..<500).contains(late.status))
+            #expect(Self.completions(h).isEmpty)
+        }
+    }
+
+    @Test func flowCreationValidatesItsInput() async throws {
+        try await Self.withFlows { h in
+            let bad = try await createFlow(h, token: h.token("alice"), url: "javascript:alert(1)")
+            #expect(bad.status == 422)
+            let noAuth = try await h.client.request("POST", "/.gatehouse/oauth/flows", body: "{}", host: "acme.test")
+            #expect(noAuth.status == 401)
+            let garbage = try await h.client.request("POST", "/.gatehouse/oauth/flows", headers: [h.bearer(h.token("alice"))], body: "{not json", host: "acme.test")
+            #expect((400..<500).contains(garbage.status))
+            let get = try await h.client.request("GET", "/.gatehouse/oauth/flows", headers: [h.bearer(h.token("alice"))], host: "acme.test")
+            #expect(get.status == 405)
+            #expect(Self.completions(h).isEmpty)
+        }
+    }
+
+    @Test func anUpstreamElicitationBecomesAFlowOnlyItsCallerCanComplete() async throws {
+        try await Self.withFlows { h in
+            let elicitation: JSONValue = .object([
+                "jsonrpc": .string("2.0"), "id": .number("3"),
+                "error": .object([
+                    "code": .number("-32042"), "message": .string("authorization required"),
+                    "data": .object(["elicitations": .array([.object([
+                        "mode": .string("url"), "elicitationId": .string("elicit-42"), "url": .string("https://provider.example/consent"),
+                    ])])]),
+                ]),
+            ])
+            for agent in h.acme { agent.setFixedResponse(.json(status: .ok, elicitation)) }
+            let call = try await h.client.request("POST", "/t/acme/mcp", headers: [h.bearer(h.token("alice"))], body: "{}")
+            #expect(call.status == 200)
+            #expect(call.json?["error"]?["code"] == .number("-32042"), "the response itself goes through untouched")
+            for agent in h.acme { agent.setFixedResponse(nil) }
+
+            let recorded = await eventually {
+                (try? await h.gatehouse.store.flow(tenant: TenantID("acme")!, sessionID: "elicit-42")) != nil
+            }
+            #expect(recorded)
+            let bob = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=elicit-42", headers: [h.bearer(h.token("bob"))], host: "acme.test")
+            #expect(bob.status == 403)
+            let alice = try await h.client.request("GET", "/.gatehouse/oauth/callback?session_id=elicit-42", headers: [h.bearer(h.token("alice"))], host: "acme.test")
+            #expect(alice.status == 200)
+            #expect(Self.completions(h).count == 1)
+        }
+    }
+}
