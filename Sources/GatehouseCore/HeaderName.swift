@@ -16,6 +16,18 @@ public enum HeaderName {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// `canonical(name) == canonical`, without allocating (hot path).
+    @inlinable
+    public static func matches(_ name: String, canonical: String) -> Bool {
+        guard name.utf8.count == canonical.utf8.count else { return false }
+        for (x, y) in zip(name.utf8, canonical.utf8) {
+            var f = x
+            if f >= UInt8(ascii: "A") && f <= UInt8(ascii: "Z") { f += 32 } else if f == UInt8(ascii: "_") { f = UInt8(ascii: "-") }
+            if f != y { return false }
+        }
+        return true
+    }
+
     /// True for a valid RFC 9110 field name (token characters only).
     public static func isValid(_ name: String) -> Bool {
         guard !name.isEmpty, name.utf8.count <= 256 else { return false }

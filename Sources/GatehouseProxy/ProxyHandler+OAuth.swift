@@ -116,7 +116,9 @@ extension ProxyHandler {
     /// they pass; the response itself is never held back.
     func startElicitationScan(head: HTTPResponseHead) {
         guard let ex = exchange, ex.tenant?.tenant.oauth != nil, ex.principal != nil, ex.token != nil else { return }
-        let scanner = ElicitationScanner(contentType: head.headers.first(name: "content-type"))
+        // An encoded (gzip…) body cannot be read as it passes: say so rather than scan noise.
+        let encoded = head.headers.first(name: "content-encoding").map { $0.lowercased() != "identity" } ?? false
+        let scanner = ElicitationScanner(contentType: encoded ? nil : head.headers.first(name: "content-type"))
         guard scanner.isActive else { return }
         exchange?.scanner = scanner
     }

@@ -25,7 +25,7 @@ extension ProxyHandler {
         var newBindings: [SessionBinding] = []
         for (canonical, rule) in tenant.sessionRules {
             var found: [(name: String, value: String)] = []
-            for (name, value) in ex.head.headers where HeaderName.canonical(name) == canonical { found.append((name, value)) }
+            for (name, value) in ex.head.headers where HeaderName.matches(name, canonical: canonical) { found.append((name, value)) }
             guard let first = found.first else { continue }
             guard found.count == 1, SessionBinding.isValidID(first.value) else {
                 exchange = ex
@@ -134,7 +134,7 @@ extension ProxyHandler {
         let caller = BoundPrincipal(principal)
         var fresh: [SessionBinding] = []
         for (canonical, rule) in tenant.sessionRules where rule.issuedBy == .server {
-            guard let value = head.headers.first(where: { HeaderName.canonical($0.name) == canonical })?.value else { continue }
+            guard let value = head.headers.first(where: { HeaderName.matches($0.name, canonical: canonical) })?.value else { continue }
             let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: value)
             if ex.sessionKeys.contains(key) { continue }
             guard SessionBinding.isValidID(value) else {

@@ -27,6 +27,12 @@ import Testing
         #expect(HeaderName.canonical("x-user-id") == "x-user-id")
     }
 
+    @Test func matchesAgreesWithCanonical() {
+        for name in ["X_User_ID", "x-user-id", "X-USER-ID", "x-user-i", "y-user-id", "x_user_idd"] {
+            #expect(HeaderName.matches(name, canonical: "x-user-id") == (HeaderName.canonical(name) == "x-user-id"))
+        }
+    }
+
     @Test func validatesTokens() {
         #expect(HeaderName.isValid("X-User-Id"))
         #expect(!HeaderName.isValid("X User"))
