@@ -106,26 +106,11 @@ enum AssertionKeyStore {
         return StoredKey(kid: kid, createdAt: createdAt, key: key)
     }
 
-    /// Creates `path` with mode 0600 from the start (never readable by others, not even briefly),
-    /// failing if it exists, and syncs it.
     private static func writeNew(_ path: String, _ bytes: [UInt8]) throws(Failure) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw Failure(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                unlink(path)
-                throw Failure(description: "cannot write \(path): \(String(cString: strerror(code)))")
-            }
-            offset += written
-        }
-        guard fsync(fd) == 0 else {
-            unlink(path)
-            throw Failure(description: "cannot sync \(path)")
+        do {
+            try PrivateFile.createNew(path, bytes)
+        } catch {
+            throw Failure(description: error.description)
         }
     }
 }

@@ -78,13 +78,10 @@ extension ProxyHandler {
         return .proceed(sticky: sticky, stickyOnly: stickyOnly, newBindings: newBindings)
     }
 
-    /// Client-issued bindings are durable before the request goes upstream.
-    func persistThenConnect(_ bindings: [SessionBinding]) {
-        guard let context else { return }
-        phase = .connecting
+    /// Writes `bindings` to the store off the event loop; true once all are durable.
+    func persist(_ bindings: [SessionBinding], on loop: EventLoop) -> EventLoopFuture<Bool> {
         let table = runtime.sessions
-        let generation = self.generation
-        let promise = context.eventLoop.makePromise(of: Bool.self)
+        let promise = loop.makePromise(of: Bool.self)
         promise.completeWithTask {
             do {
                 for b in bindings { try await table.persist(b) }
@@ -93,7 +90,15 @@ extension ProxyHandler {
                 return false
             }
         }
-        promise.futureResult.assumeIsolated().whenSuccess { ok in
+        return promise.futureResult
+    }
+
+    /// Client-issued bindings are durable before the request goes upstream.
+    func persistThenConnect(_ bindings: [SessionBinding]) {
+        guard let context else { return }
+        phase = .connecting
+        let generation = self.generation
+        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { ok in
             guard self.generation == generation, self.phase == .connecting else { return }
             if ok {
                 self.connectNext()
@@ -166,18 +171,8 @@ extension ProxyHandler {
         guard let context else { return }
         exchange?.heldHead = head
         exchange?.held = []
-        let table = runtime.sessions
         let generation = self.generation
-        let promise = context.eventLoop.makePromise(of: Bool.self)
-        promise.completeWithTask {
-            do {
-                for b in bindings { try await table.persist(b) }
-                return true
-            } catch {
-                return false
-            }
-        }
-        promise.futureResult.assumeIsolated().whenSuccess { ok in
+        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { ok in
             guard self.generation == generation, var ex = self.exchange, let context = self.context, let head = ex.heldHead else { return }
             let parts = ex.held ?? []
             ex.held = nil

@@ -86,26 +86,11 @@ enum FlowTokenKey {
         return Array(buffer.prefix(32))
     }
 
-    /// Creates `path` with mode 0600 from the start (O_CREAT|O_EXCL: never readable by others,
-    /// not even briefly, and never an existing file) and syncs it.
     private static func writeNew(_ path: String, _ bytes: [UInt8]) throws(FlowKeyError) {
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
-        guard fd >= 0 else { throw FlowKeyError(description: "cannot create \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let code = errno
-                unlink(path)
-                throw FlowKeyError(description: "cannot write \(path): \(String(cString: strerror(code)))")
-            }
-            offset += written
-        }
-        guard fsync(fd) == 0 else {
-            unlink(path)
-            throw FlowKeyError(description: "cannot sync \(path)")
+        do {
+            try PrivateFile.createNew(path, bytes)
+        } catch {
+            throw FlowKeyError(description: error.description)
         }
     }
 }

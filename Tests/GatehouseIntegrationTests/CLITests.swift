@@ -68,21 +68,10 @@ import Testing
     /// `serve` for real: env overrides, tokens and query strings never in any log, a broken
     /// tenant file on SIGHUP keeps the old configuration, SIGTERM stops it cleanly.
     @Test func serveLogsNoSecretsAndSurvivesABrokenReload() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let idp = try await DevIdentityProvider.start(group: group)
-        let agent = try await EchoAgent.start(group: group, options: .init(name: "cli-agent"))
+        let peers = try await LoopbackPeers.start(agentName: "cli-agent")
+        let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
-        try dir.write("gatehouse.yaml", """
-            listen: "127.0.0.1:1"
-            admin:
-              listen: "127.0.0.1:0"
-            tenants_dir: tenants
-            identity:
-              insecure_idp_hosts: ["127.0.0.1"]
-            assertion:
-              key_dir: state/keys
-            store: "sqlite:state/state.sqlite"
-            """)
+        try dir.writeOperatorConfig(listen: "127.0.0.1:1")
         let tenant = """
             id: acme
             match:
@@ -152,9 +141,7 @@ import Testing
         #expect(first["status"] == .number("200"))
         #expect(first["upstream"] == .string("127.0.0.1:\(agent.port)"))
 
-        try await agent.shutdown()
-        try await idp.shutdown()
-        try await group.shutdownGracefully()
+        try await peers.shutdown()
     }
 
     static func listenPort(in log: String) -> Int? {
@@ -206,4 +193,42 @@ final class TempDir {
     }
 
     deinit { try? FileManager.default.removeItem(atPath: path) }
+}
+
+extension TempDir {
+    /// A `gatehouse.yaml` for loopback tests: ephemeral admin port, the loopback IdP allowed over
+    /// http, keys and the SQLite store under `state/`.
+    func writeOperatorConfig(listen: String = "127.0.0.1:0") throws {
+        try write("gatehouse.yaml", """
+            listen: "\(listen)"
+            admin:
+              listen: "127.0.0.1:0"
+            tenants_dir: tenants
+            identity:
+              insecure_idp_hosts: ["127.0.0.1"]
+            assertion:
+              key_dir: state/keys
+            store: "sqlite:state/state.sqlite"
+            """)
+    }
+}
+
+/// A development IdP and one echo agent on loopback, for tests that run Gatehouse from files.
+struct LoopbackPeers {
+    let group: MultiThreadedEventLoopGroup
+    let idp: DevIdentityProvider
+    let agent: EchoAgent
+
+    static func start(agentName: String) async throws -> LoopbackPeers {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let idp = try await DevIdentityProvider.start(group: group)
+        let agent = try await EchoAgent.start(group: group, options: .init(name: agentName))
+        return LoopbackPeers(group: group, idp: idp, agent: agent)
+    }
+
+    func shutdown() async throws {
+        try await agent.shutdown()
+        try await idp.shutdown()
+        try await group.shutdownGracefully()
+    }
 }

@@ -34,21 +34,10 @@ import Testing
     }
 
     @Test func aBindingAcknowledgedBeforeKill9IsStillEnforcedAfterRestart() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let idp = try await DevIdentityProvider.start(group: group)
-        let agent = try await EchoAgent.start(group: group, options: .init(name: "durable-agent"))
+        let peers = try await LoopbackPeers.start(agentName: "durable-agent")
+        let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
-        try dir.write("gatehouse.yaml", """
-            listen: "127.0.0.1:0"
-            admin:
-              listen: "127.0.0.1:0"
-            tenants_dir: tenants
-            identity:
-              insecure_idp_hosts: ["127.0.0.1"]
-            assertion:
-              key_dir: state/keys
-            store: "sqlite:state/state.sqlite"
-            """)
+        try dir.writeOperatorConfig()
         try dir.write("tenants/acme.yaml", """
             id: acme
             match:
@@ -88,8 +77,6 @@ import Testing
         second.process.terminate()
         _ = await eventually(within: 10) { !second.process.isRunning }
 
-        try await agent.shutdown()
-        try await idp.shutdown()
-        try await group.shutdownGracefully()
+        try await peers.shutdown()
     }
 }

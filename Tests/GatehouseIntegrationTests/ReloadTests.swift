@@ -9,20 +9,10 @@ import Testing
 /// and the previous configuration keeps serving (STYLE habit 2, DESIGN 8 reload).
 @Suite(.serialized) struct ReloadTests {
     @Test func aChangedTenantFileGoesLiveAndABrokenOneIsRefused() async throws {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let idp = try await DevIdentityProvider.start(group: group)
-        let agent = try await EchoAgent.start(group: group, options: .init(name: "reload-agent"))
+        let peers = try await LoopbackPeers.start(agentName: "reload-agent")
+        let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
-        try dir.write("gatehouse.yaml", """
-            listen: "127.0.0.1:0"
-            admin:
-              listen: "127.0.0.1:0"
-            tenants_dir: tenants
-            identity:
-              insecure_idp_hosts: ["127.0.0.1"]
-            assertion:
-              key_dir: keys
-            """)
+        try dir.writeOperatorConfig()
         func tenantFile(extraHeader: Bool) -> String {
             """
             id: acme
@@ -68,8 +58,6 @@ import Testing
         #expect(agent.received().last?.header("X-User-Email") == "alice@acme.example")
 
         await gatehouse.shutdown()
-        try await agent.shutdown()
-        try await idp.shutdown()
-        try await group.shutdownGracefully()
+        try await peers.shutdown()
     }
 }
