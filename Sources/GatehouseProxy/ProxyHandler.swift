@@ -38,6 +38,9 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var host: String?
         var startedAt: Double
         var tenant: CompiledTenant?
+        /// The tenant path prefix to remove before forwarding: set only when that prefix is what
+        /// matched the request (never for Host- or issuer-routed requests).
+        var strippedPrefix: String?
         var principal: Principal?
         var buffered: [HTTPServerRequestPart] = []
         var requestEnded = false
@@ -265,6 +268,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             tenant = config.tenants[id]
         } else if let match = config.snapshot.tenant(forPath: path) {
             tenant = config.tenants[match.tenant]
+            if tenant?.tenant.match.stripPrefix == true { exchange?.strippedPrefix = match.prefix }
         }
         exchange?.tenant = tenant
 
@@ -450,9 +454,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         }
 
         var uri = ex.head.uri
-        if let prefix = tenant.tenant.match.pathPrefix, tenant.tenant.match.stripPrefix, config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(originalHost ?? "")] != tenant.tenant.id,
-            uri.hasPrefix(prefix)
-        {
+        if let prefix = ex.strippedPrefix, uri.hasPrefix(prefix) {
             uri = String(uri.dropFirst(prefix.count))
             if uri.isEmpty || uri.first == "?" { uri = "/" + uri }
         }
@@ -668,6 +670,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         ex.status = Int(response.status.code)
         ex.reason = reason ?? response.reason
         ex.buffered = []
+        // This request has its answer: a later parse error in its body must not write another.
+        ex.responseHeadSent = true
         let closeConnection = close || !ex.head.isKeepAlive || ex.closeAfterResponse
         ex.closeAfterResponse = closeConnection
         exchange = ex

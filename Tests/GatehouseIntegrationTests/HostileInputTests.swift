@@ -51,3 +51,26 @@ import Testing
         }
     }
 }
+
+@Suite(.serialized) struct HostileFramingTests {
+    /// Gatehouse answers a request (here 401) before its body arrives; a framing error in that
+    /// body must not produce a second, unsolicited response on the same connection.
+    @Test func aBrokenBodyAfterAnAnswerNeverGetsASecondResponse() async throws {
+        try await withHarness { h in
+            let text = try await h.client.sendReadingUntilClose(
+                "POST /t/acme/x HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\nZZ\r\nhello\r\n0\r\n\r\n")
+            #expect(text.components(separatedBy: "HTTP/1.1 ").count - 1 == 1, "responses: \(text)")
+            #expect(text.hasPrefix("HTTP/1.1 401"))
+        }
+    }
+
+    /// A request routed by its token's issuer keeps its path as sent: a tenant's path prefix is
+    /// stripped only when the prefix is what matched (on a segment boundary).
+    @Test func issuerRoutedPathsAreNotCutByALookalikePrefix() async throws {
+        try await withHarness { h in
+            let r = try await h.client.request("GET", "/t/acmex/y", headers: [h.bearer(h.token(tenant: "acme"))])
+            #expect(r.status == 200)
+            #expect(h.acme.flatMap { $0.received() }.first?.uri == "/t/acmex/y")
+        }
+    }
+}
