@@ -49,7 +49,10 @@ extension ProxyHandler {
             resumeReads()
             return
         }
-        guard let tenant = ex.tenant?.tenant, let principal = ex.principal, let token = ex.token else { return }
+        guard let tenant = ex.tenant?.tenant, let principal = ex.principal, let token = ex.token else {
+            respondLocally(.error(.internalServerError, "internal_error", "the flow could not be created"), close: true)
+            return
+        }
         var body: [UInt8] = []
         for part in ex.buffered {
             if case .body(let buffer) = part { body.append(contentsOf: buffer.readableBytesView) }

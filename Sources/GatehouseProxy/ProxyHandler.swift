@@ -130,7 +130,12 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             case .forwarding:
                 guard let upstream = ex.upstream else { return }
                 upstream.channel.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(buffer))), promise: nil)
-            case .authenticating, .connecting, .collecting, .answering:
+            case .collecting:
+                // Reads are open while collecting: refuse an oversized flow body as it arrives,
+                // not after buffering up to the general body limit.
+                exchange?.buffered.append(part)
+                if ex.bodyBytes > OAuthEndpoint.maxBodyBytes { bodyCollected() }
+            case .authenticating, .connecting, .answering:
                 exchange?.buffered.append(part)
             case .draining:
                 if ex.bodyBytes > maxDrainBytes { context.close(promise: nil) }

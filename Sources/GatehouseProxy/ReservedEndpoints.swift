@@ -26,7 +26,8 @@ enum ReservedEndpoints {
             return LocalResponse(status: .ok, headers: headers, body: signer.jwksDocument)
         }
         if path.hasPrefix(gatehousePrefix) || path == "/.gatehouse" {
-            // OAuth flow endpoints arrive with the session-binding work (DESIGN 6).
+            // The OAuth flow endpoints (`OAuthEndpoint`) are matched before this; anything else
+            // under /.gatehouse/ is Gatehouse's and never reaches a tenant.
             return .error(.notFound, "not_found", "no such Gatehouse endpoint")
         }
         return nil

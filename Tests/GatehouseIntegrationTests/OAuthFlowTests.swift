@@ -103,6 +103,12 @@ import Testing
             #expect(noAuth.status == 401)
             let garbage = try await h.client.request("POST", "/.gatehouse/oauth/flows", headers: [h.bearer(h.token("alice"))], body: "{not json", host: "acme.test")
             #expect((400..<500).contains(garbage.status))
+            // Refused while the body is still arriving (only 70 kB of the announced 200 kB is sent):
+            // a flow body is never buffered up to the general body limit.
+            let big = try await h.client.send(
+                "POST /.gatehouse/oauth/flows HTTP/1.1\r\nHost: acme.test\r\nAuthorization: Bearer \(h.token("alice"))\r\nContent-Length: 200000\r\n\r\n"
+                    + String(repeating: "x", count: 70_000), timeout: 5)
+            #expect(big.status == 413)
             let get = try await h.client.request("GET", "/.gatehouse/oauth/flows", headers: [h.bearer(h.token("alice"))], host: "acme.test")
             #expect(get.status == 405)
             #expect(Self.completions(h).isEmpty)
