@@ -72,19 +72,7 @@ import Testing
         let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
         try dir.writeOperatorConfig(listen: "127.0.0.1:1")
-        let tenant = """
-            id: acme
-            match:
-              path_prefix: "/t/acme"
-            idps:
-              - name: dev
-                issuer: "\(idp.issuer)"
-                jwks_uri: "\(idp.jwksURL)"
-                allowed_clients: ["gatehouse-demo"]
-            upstreams:
-              - url: "\(agent.baseURL)"
-            """
-        try dir.write("tenants/acme.yaml", tenant)
+        try peers.writeAcmeTenant(dir)
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binary)
@@ -152,83 +140,5 @@ import Testing
             return Int(listen[listen.index(after: colon)...])
         }
         return nil
-    }
-}
-
-/// Collects a pipe's output in the background.
-final class LineCollector: @unchecked Sendable {
-    private let lock = NSLock()
-    private var data = Data()
-
-    init(_ handle: FileHandle) {
-        handle.readabilityHandler = { [weak self] h in
-            let chunk = h.availableData
-            guard let self, !chunk.isEmpty else { return }
-            self.lock.lock()
-            self.data.append(chunk)
-            self.lock.unlock()
-        }
-    }
-
-    var text: String {
-        lock.lock()
-        defer { lock.unlock() }
-        return String(decoding: data, as: UTF8.self)
-    }
-}
-
-/// A temporary folder removed at deinit.
-final class TempDir {
-    let path: String
-
-    init() throws {
-        path = NSTemporaryDirectory() + "gatehouse-cli-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-    }
-
-    func write(_ relative: String, _ text: String) throws {
-        let full = path + "/" + relative
-        try FileManager.default.createDirectory(atPath: (full as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        try text.write(toFile: full, atomically: true, encoding: .utf8)
-    }
-
-    deinit { try? FileManager.default.removeItem(atPath: path) }
-}
-
-extension TempDir {
-    /// A `gatehouse.yaml` for loopback tests: ephemeral admin port, the loopback IdP allowed over
-    /// http, keys and the SQLite store under `state/`.
-    func writeOperatorConfig(listen: String = "127.0.0.1:0") throws {
-        try write("gatehouse.yaml", """
-            listen: "\(listen)"
-            admin:
-              listen: "127.0.0.1:0"
-            tenants_dir: tenants
-            identity:
-              insecure_idp_hosts: ["127.0.0.1"]
-            assertion:
-              key_dir: state/keys
-            store: "sqlite:state/state.sqlite"
-            """)
-    }
-}
-
-/// A development IdP and one echo agent on loopback, for tests that run Gatehouse from files.
-struct LoopbackPeers {
-    let group: MultiThreadedEventLoopGroup
-    let idp: DevIdentityProvider
-    let agent: EchoAgent
-
-    static func start(agentName: String) async throws -> LoopbackPeers {
-        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
-        let idp = try await DevIdentityProvider.start(group: group)
-        let agent = try await EchoAgent.start(group: group, options: .init(name: agentName))
-        return LoopbackPeers(group: group, idp: idp, agent: agent)
-    }
-
-    func shutdown() async throws {
-        try await agent.shutdown()
-        try await idp.shutdown()
-        try await group.shutdownGracefully()
     }
 }

@@ -38,20 +38,7 @@ import Testing
         let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
         try dir.writeOperatorConfig()
-        try dir.write("tenants/acme.yaml", """
-            id: acme
-            match:
-              path_prefix: "/t/acme"
-            idps:
-              - name: dev
-                issuer: "\(idp.issuer)"
-                jwks_uri: "\(idp.jwksURL)"
-                allowed_clients: ["gatehouse-demo"]
-            upstreams:
-              - url: "\(agent.baseURL)"
-            sessions:
-              - { header: "Mcp-Session-Id", issued_by: server }
-            """)
+        try peers.writeAcmeTenant(dir, extra: "sessions:\n  - { header: \"Mcp-Session-Id\", issued_by: server }\n")
         let alice = idp.mintToken(subject: "alice")
         let bob = idp.mintToken(subject: "bob")
 

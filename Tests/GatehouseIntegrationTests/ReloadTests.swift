@@ -13,24 +13,10 @@ import Testing
         let (idp, agent) = (peers.idp, peers.agent)
         let dir = try TempDir()
         try dir.writeOperatorConfig()
-        func tenantFile(extraHeader: Bool) -> String {
-            """
-            id: acme
-            match:
-              path_prefix: "/t/acme"
-            idps:
-              - name: dev
-                issuer: "\(idp.issuer)"
-                jwks_uri: "\(idp.jwksURL)"
-                allowed_clients: ["gatehouse-demo"]
-            upstreams:
-              - url: "\(agent.baseURL)"
-            propagate:
-              X-User-Id: "sub"
-            \(extraHeader ? "  X-User-Email: \"email\"" : "")
-            """
+        func writeTenant(extraHeader: Bool) throws {
+            try peers.writeAcmeTenant(dir, extra: "propagate:\n  X-User-Id: \"sub\"\n" + (extraHeader ? "  X-User-Email: \"email\"\n" : ""))
         }
-        try dir.write("tenants/acme.yaml", tenantFile(extraHeader: false))
+        try writeTenant(extraHeader: false)
         let snapshot = try ConfigLoader.load(configFile: dir.path + "/gatehouse.yaml", environment: [:]).get()
         var options = Gatehouse.Options()
         options.accessLog = false
@@ -43,7 +29,7 @@ import Testing
         _ = try await client.request("GET", "/t/acme/1", headers: [("Authorization", "Bearer \(token)")])
         #expect(agent.received().last?.header("X-User-Email") == nil)
 
-        try dir.write("tenants/acme.yaml", tenantFile(extraHeader: true))
+        try writeTenant(extraHeader: true)
         let live = await eventually(within: 5) {
             _ = try? await client.request("GET", "/t/acme/2", headers: [("Authorization", "Bearer \(token)")])
             return agent.received().last?.header("X-User-Email") == "alice@acme.example"
