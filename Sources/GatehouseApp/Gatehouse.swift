@@ -173,10 +173,12 @@ public final class Gatehouse: Sendable {
 
     public func shutdown() async {
         for task in background.withLock({ $0 }) { task.cancel() }
-        await sessions.flushTouches()
         await proxy.shutdown()
         try? await admin.shutdown()
         try? await group.shutdownGracefully()
+        // Last: the final requests may have slid expiries or still been writing bindings.
+        await sessions.flushTouches()
+        if let sqlite = store as? SQLiteSessionStore { await sqlite.close() }
     }
 }
 
