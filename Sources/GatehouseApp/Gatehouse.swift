@@ -54,7 +54,7 @@ public final class Gatehouse: Sendable {
         let threads = options.threads > 0 ? options.threads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.group = group
-        let fetcher = options.fetcher ?? HTTPDocumentFetcher(client: HTTPClient(group: group))
+        let fetcher = options.fetcher ?? HTTPDocumentFetcher(client: HTTPClient(group: group), insecureHosts: settings.identity.insecureIdPHosts)
         let keySets = KeySetCache(settings: settings.identity, fetcher: fetcher, clock: options.clock, metrics: metrics, logger: logger)
         self.keySets = keySets
         let cache = VerifiedTokenCache(capacity: settings.identity.tokenCacheEntries, metrics: metrics)

@@ -11,6 +11,7 @@ public struct ClientOptions: Sendable {
     /// Asked about every resolved address before connecting to it; `false` refuses it. The
     /// client connects to the very address it asked about (never the name again), so a DNS
     /// answer that changes between check and use cannot slip past (server-side request forgery).
+    /// `AddressPolicy.publicOnly` is the policy for URLs that tenants or IdPs name.
     public var addressPolicy: (@Sendable (SocketAddress) -> Bool)?
     /// nil: the system trust store with full certificate and host-name verification.
     public var tlsConfiguration: TLSConfiguration?

@@ -5,7 +5,8 @@ public struct ClientRequest: Sendable {
     public var method: HTTPMethod
     /// An absolute `http://` or `https://` URL.
     public var url: String
-    /// `Host`, `Content-Length` and `Connection` are set by the client and override these.
+    /// `Host`, `Content-Length` and `Connection` are set by the client and override these;
+    /// `Transfer-Encoding` is dropped (the body is sent whole, with its length).
     public var headers: HTTPHeaders
     public var body: [UInt8]?
 

@@ -6,8 +6,9 @@ public struct HTTPServerResponse: Sendable {
     public enum Body: Sendable {
         case bytes([UInt8])
         /// Sent with chunked transfer encoding unless the headers carry a `Content-Length`.
-        /// When the client goes away the server stops iterating, which terminates the stream
-        /// (its `onTermination` runs) so a producer can stop too.
+        /// When the client has gone away, the next chunk fails to write and the server stops
+        /// iterating, which terminates the stream (its `onTermination` runs) so a producer can
+        /// stop too. A stream that yields nothing is only ended by server shutdown.
         case stream(AsyncStream<[UInt8]>)
     }
 

@@ -3,6 +3,7 @@ import GatehouseHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 import Testing
 
 @Suite("SimpleHTTPServer")
@@ -170,6 +171,31 @@ struct SimpleHTTPServerTests {
             let result = try? await client.get(
                 url: "http://127.0.0.1:\(server.port)/", headers: ["X-Big": String(repeating: "a", count: 4096)])
             #expect(result == nil || result?.statusCode == 400)
+            #expect(calls.count == 0)
+        }
+    }
+
+    @Test("a connection that sends nothing is closed after the idle timeout")
+    func idleTimeout() async throws {
+        let calls = Counter()
+        try await withServer(configuration: .init(idleTimeout: .milliseconds(200)), handler: { _ in
+            calls.increment()
+            return .text("fine")
+        }) { server in
+            let raw = try await connectBytes(port: server.port)
+            let started = ContinuousClock.now
+            // Half a request line, then silence: the server must not wait for the rest forever.
+            let received = try await withTimeout(5) {
+                let received = Mutex("")
+                // The server's close may surface as an error here; either way the loop has ended.
+                try? await raw.executeThenClose { inbound, outbound in
+                    try await outbound.write(ByteBuffer(string: "GET / HT"))
+                    for try await chunk in inbound { received.withLock { $0 += String(buffer: chunk) } }
+                }
+                return received.withLock { $0 }
+            }
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+            #expect(!received.contains("200"))
             #expect(calls.count == 0)
         }
     }

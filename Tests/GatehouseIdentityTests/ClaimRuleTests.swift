@@ -16,6 +16,15 @@ struct ClaimRuleTests {
         #expect(await world.refusal(world.token(claims: ["exp": .number("1e400")]))?.reason == "malformed")
     }
 
+    @Test("exp, nbf and iat out of range are malformed, never a crash", arguments: ["exp", "nbf", "iat"])
+    func outOfRangeTimes(claim: String) async {
+        let world = VerifierWorld()
+        // Finite, so they pass an infinity check, yet far beyond what Int64 can hold.
+        for text in ["1e300", "-1e300", "1e19", "-9.3e18", "1e15"] {
+            #expect(await world.refusal(world.token(claims: [claim: .number(text)]))?.reason == "malformed", "\(claim) \(text)")
+        }
+    }
+
     @Test("nbf and iat in the future are refused")
     func futureTimes() async {
         let world = VerifierWorld()

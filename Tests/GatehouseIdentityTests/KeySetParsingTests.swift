@@ -57,6 +57,31 @@ struct KeySetParsingTests {
         #expect(reasons["zero-n"] == .invalid)
     }
 
+    @Test("RSA moduli: 2048 to 8192 bits are usable; one bit less or more is refused, leading zeros do not count")
+    func rsaModulusBounds() throws {
+        // An odd modulus of exactly `bits` bits (not a real key: only its size is judged here).
+        func modulus(bits: Int, leadingZeros: Int = 0) -> String {
+            let count = (bits + 7) / 8
+            var bytes = [UInt8](repeating: 0xFF, count: count)
+            let topBits = bits - (count - 1) * 8
+            bytes[0] = UInt8((1 << topBits) - 1)
+            return Base64URL.encode([UInt8](repeating: 0, count: leadingZeros) + bytes)
+        }
+        let cases: [(kid: String, n: String, usable: Bool, refusal: JSONWebKey.Refusal?)] = [
+            ("2047", modulus(bits: 2047), false, .weak),
+            ("2047-padded", modulus(bits: 2047, leadingZeros: 2), false, .weak),
+            ("2048", modulus(bits: 2048), true, nil),
+            ("8192", modulus(bits: 8192), true, nil),
+            ("8193", modulus(bits: 8193), false, .unsupported),
+        ]
+        let set = try KeySet.parse(TestKeys.document(cases.map { ["kty": "RSA", "kid": .string($0.kid), "n": .string($0.n), "e": "AQAB"] }))
+        for (key, expected) in zip(set.keys, cases) {
+            #expect(key.kid == expected.kid)
+            #expect(key.canVerify(.RS256) == expected.usable, "\(expected.kid)")
+            #expect(key.refusal == expected.refusal, "\(expected.kid)")
+        }
+    }
+
     @Test("sig use and verify key_ops are accepted")
     func explicitSigningKey() throws {
         let set = try KeySet.parse(TestKeys.document([TestKeys.jwk(TestKeys.p256, kid: "k", extra: ["use": "sig", "key_ops": ["verify"], "alg": "ES256"])]))
