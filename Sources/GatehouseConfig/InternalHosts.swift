@@ -3,7 +3,9 @@
 /// check of the address it actually connects to (DESIGN 8), since any name can resolve anywhere.
 enum InternalHosts {
     static func isObviouslyInternal(_ host: String) -> Bool {
-        let host = host.lowercased()
+        var host = host.lowercased()
+        // `localhost.` and `127.0.0.1.` are the same hosts written fully qualified.
+        while host.hasSuffix(".") { host.removeLast() }
         if host == "localhost" || host.hasSuffix(".localhost") || host.hasSuffix(".internal") { return true }
         // IPv6 literals: legitimate public IdPs are reached by name.
         if host.contains(":") { return true }

@@ -65,7 +65,7 @@ extension OAuthFlows {
         }
 
         do {
-            guard try await store.completeFlow(tenant: flow.tenant, sessionID: sessionID, now: now) else {
+            guard try await store.completeFlow(tenant: flow.tenant, sessionID: sessionID, startHandle: flow.startHandle, now: now) else {
                 log.notice("OAuth callback replayed")
                 return .page(410, .spent, reason: "flow_spent")
             }

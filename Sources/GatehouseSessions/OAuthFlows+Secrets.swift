@@ -6,12 +6,13 @@ import GatehouseCore
 enum FlowSecrets {
     static let secretLength = 43
 
-    /// 32 bytes from the system CSPRNG (`getrandom` on Linux), base64url.
-    static func random256() -> String {
+    /// 32 bytes from the system CSPRNG, base64url.
+    static func random256() -> String { Base64URL.encode(randomBytes(32)) }
+
+    /// Bytes from the system CSPRNG (`getrandom` on Linux).
+    static func randomBytes(_ count: Int) -> [UInt8] {
         var generator = SystemRandomNumberGenerator()
-        var bytes = [UInt8](repeating: 0, count: 32)
-        for i in bytes.indices { bytes[i] = UInt8.random(in: .min ... .max, using: &generator) }
-        return Base64URL.encode(bytes)
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
     }
 
     /// Cheap shape check so that junk never reaches the store.

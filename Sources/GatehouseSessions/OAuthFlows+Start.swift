@@ -29,7 +29,8 @@ extension OAuthFlows {
 
         let secret = FlowSecrets.random256()
         do {
-            try await store.setFlowCookie(tenant: flow.tenant, sessionID: flow.sessionID, cookieHash: FlowSecrets.sha256Hex(secret))
+            try await store.setFlowCookie(
+                tenant: flow.tenant, sessionID: flow.sessionID, startHandle: handle, cookieHash: FlowSecrets.sha256Hex(secret))
         } catch SessionStoreError.flowNotFound {
             // Swept or replaced since it was read.
             return .page(404, .unknown, reason: "flow_unknown")

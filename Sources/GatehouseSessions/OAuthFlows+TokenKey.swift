@@ -27,10 +27,8 @@ enum FlowTokenKey {
         try ensureDirectory(directory)
         let path = directory + "/" + fileName
         if let bytes = try readKey(path) { return bytes }
-        var generator = SystemRandomNumberGenerator()
-        var fresh = [UInt8](repeating: 0, count: 32)
-        for i in fresh.indices { fresh[i] = UInt8.random(in: .min ... .max, using: &generator) }
-        let suffix = String(UInt64.random(in: .min ... .max, using: &generator), radix: 16)
+        let fresh = FlowSecrets.randomBytes(32)
+        let suffix = FlowSecrets.hex(FlowSecrets.randomBytes(8))
         let temp = directory + "/." + fileName + "." + suffix + ".tmp"
         try writeNew(temp, fresh)
         defer { unlink(temp) }

@@ -56,12 +56,12 @@ extension SQLiteSessionStore {
         }
     }
 
-    /// Throws `SessionStoreError.flowNotFound` if there is no such flow (e.g. it was swept).
-    public func setFlowCookie(tenant: TenantID, sessionID: String, cookieHash: String) async throws {
+    /// Throws `SessionStoreError.flowNotFound` if there is no such flow (swept, or replaced).
+    public func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws {
         let changed = try await perform { db in
             try db.execute(
-                "UPDATE oauth_flows SET cookie_hash = ? WHERE tenant = ? AND session_id = ?",
-                [.text(cookieHash), .text(tenant.rawValue), .text(sessionID)])
+                "UPDATE oauth_flows SET cookie_hash = ? WHERE tenant = ? AND session_id = ? AND start_handle = ?",
+                [.text(cookieHash), .text(tenant.rawValue), .text(sessionID), .text(startHandle)])
         }
         if changed == 0 { throw SessionStoreError.flowNotFound }
     }
@@ -69,14 +69,14 @@ extension SQLiteSessionStore {
     /// One conditional UPDATE: only a call that finds the flow unfinished changes the row, so
     /// exactly one caller (in this process or another one on the same file) gets true. The
     /// sealed token is erased in the same statement.
-    public func completeFlow(tenant: TenantID, sessionID: String, now: Double) async throws -> Bool {
+    public func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool {
         try await perform { [self] db in
             let changed = try db.execute(
                 """
                 UPDATE oauth_flows SET completed_at = ?, sealed_token = NULL
-                WHERE tenant = ? AND session_id = ? AND completed_at IS NULL AND expires_at > ?
+                WHERE tenant = ? AND session_id = ? AND start_handle = ? AND completed_at IS NULL AND expires_at > ?
                 """,
-                [.double(now), .text(tenant.rawValue), .text(sessionID), .double(now)])
+                [.double(now), .text(tenant.rawValue), .text(sessionID), .text(startHandle), .double(now)])
             if changed == 1 { db.checkpointTruncatingWAL(busyTimeoutMilliseconds: options.busyTimeoutMilliseconds) }
             return changed == 1
         }

@@ -24,11 +24,17 @@ public protocol SessionStore: Sendable {
     func flow(startHandle: String) async throws -> OAuthFlowRecord?
     /// Flows of any tenant with this session id (the callback URL carries only the session id).
     func flows(sessionID: String) async throws -> [OAuthFlowRecord]
-    /// Records the hash of the cookie secret the start URL handed to the browser.
-    func setFlowCookie(tenant: TenantID, sessionID: String, cookieHash: String) async throws
+    /// Records the hash of the cookie secret the start URL handed to the browser. Throws
+    /// `SessionStoreError.flowNotFound` unless the flow still has `startHandle`.
+    ///
+    /// This and `completeFlow` name the flow by its start handle too: the caller checked the
+    /// record it read, and a flow that replaced it since (same tenant and session id, possibly
+    /// another owner, after the first expired) must not receive that caller's cookie or completion.
+    func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws
     /// Atomically marks the flow completed and erases its stored token. Returns true only for
-    /// the one call that completed it (a flow completes at most once).
-    func completeFlow(tenant: TenantID, sessionID: String, now: Double) async throws -> Bool
+    /// the one call that completed it (a flow completes at most once), and only while the flow
+    /// is unexpired and still has `startHandle`.
+    func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool
     /// Removes flows that expired before `now` (their tokens with them); returns how many.
     func deleteExpiredFlows(now: Double) async throws -> Int
 

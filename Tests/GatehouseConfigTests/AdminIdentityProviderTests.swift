@@ -87,7 +87,9 @@ import Testing
 
     @Test func adminIdPsCannotPointAtInternalHosts() throws {
         for host in ["localhost", "127.0.0.1", "10.1.2.3", "169.254.169.254", "192.168.0.1", "172.20.0.1", "100.64.0.1",
-                     "[::1]", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "metadata.google.internal", "x.localhost"] {
+                     "[::1]", "2130706433", "0x7f.0.0.1", "0177.0.0.1", "metadata.google.internal", "x.localhost",
+                     // A trailing dot names the same host (fully qualified).
+                     "localhost.", "127.0.0.1.", "metadata.google.internal.", "10.1.2.3.."] {
             let body = #"{"issuer": "https://i.example.com/", "jwks_uri": "https://\#(host)/k", "allowed_clients": ["c"]}"#
             #expect(try Fixture.idpProblems(body).map(\.path) == ["jwks_uri"], "\(host)")
         }

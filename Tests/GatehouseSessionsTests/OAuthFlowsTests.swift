@@ -196,6 +196,49 @@ struct OAuthFlowsTests {
         #expect(h.poster.posts.isEmpty)
     }
 
+    /// Lets Alice's flow expire and Mallory register the same session id while a start or
+    /// callback of Alice's is between reading her flow and writing to it.
+    private static func replaceWithMallorysFlowMidway(_ h: H) async {
+        let flows = h.flows
+        let clock = h.clock
+        let acme = h.tenants[H.acme]!
+        h.clock.advance(599)
+        await h.store.interleave {
+            clock.advance(1)
+            _ = await flows.createFlow(
+                tenant: acme, principal: H.principal(sub: "mallory"), userToken: H.token("mallory"), sessionID: "sess-1",
+                authorizationURL: "https://evil.example.com/", baseURL: H.baseURL)
+        }
+    }
+
+    @Test("a start URL opened while its flow is replaced gives the new owner's flow no cookie")
+    func startRacingAReplacement() async throws {
+        let h = try H()
+        let handle = try await h.create("sess-1", sub: "alice")
+        await Self.replaceWithMallorysFlowMidway(h)
+        let started = await h.flows.start(handle: handle, secure: false)
+        #expect(started.status == 404)
+        #expect(started.header("Set-Cookie") == nil)
+        let mallorys = try #require(await h.store.row(H.acme, "sess-1"))
+        #expect(mallorys.principal.subject == "mallory")
+        #expect(mallorys.cookieHash == nil)
+    }
+
+    @Test("a callback racing a replacement completes nothing: the new owner's flow stays live")
+    func callbackRacingAReplacement() async throws {
+        let h = try H()
+        let handle = try await h.create("sess-1", sub: "alice")
+        let cookie = try await h.start(handle)
+        await Self.replaceWithMallorysFlowMidway(h)
+        let result = await h.callback("sess-1", cookies: [cookie.name: cookie.value])
+        #expect(result.status == 410)
+        #expect(h.poster.posts.isEmpty)
+        let mallorys = try #require(await h.store.row(H.acme, "sess-1"))
+        #expect(mallorys.principal.subject == "mallory")
+        #expect(mallorys.completedAt == nil)
+        #expect(!mallorys.sealedUserToken.isEmpty)
+    }
+
     @Test("the cookie lives as long as what is left of the flow")
     func cookieMaxAgeIsRemainingTTL() async throws {
         let h = try H()

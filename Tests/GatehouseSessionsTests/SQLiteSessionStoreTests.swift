@@ -201,11 +201,11 @@ import Testing
         #expect(try await store.flows(sessionID: "elicit-1") == [inA, inB])
         #expect(try await store.flows(sessionID: "none").isEmpty)
 
-        try await store.setFlowCookie(tenant: tenantA, sessionID: "elicit-1", cookieHash: "ab12")
+        try await store.setFlowCookie(tenant: tenantA, sessionID: "elicit-1", startHandle: "handle-a", cookieHash: "ab12")
         #expect(try await store.flow(tenant: tenantA, sessionID: "elicit-1")?.cookieHash == "ab12")
         #expect(try await store.flow(tenant: tenantB, sessionID: "elicit-1")?.cookieHash == nil)
         await #expect(throws: SessionStoreError.flowNotFound) {
-            try await store.setFlowCookie(tenant: tenantA, sessionID: "missing", cookieHash: "x")
+            try await store.setFlowCookie(tenant: tenantA, sessionID: "missing", startHandle: "handle-a", cookieHash: "x")
         }
     }
 
@@ -231,11 +231,28 @@ import Testing
         #expect(try await store.flow(tenant: tenantA, sessionID: "s") == afterExpiry)
 
         // Completed: replaced.
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", now: 2100))
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h3", now: 2100))
         let afterCompletion = makeFlow(sessionID: "s", startHandle: "h4", createdAt: 2200, expiresAt: 3200)
         try await store.insertFlow(afterCompletion)
         #expect(try await store.flow(tenant: tenantA, sessionID: "s") == afterCompletion)
         #expect(try await store.flow(startHandle: "h3") == nil)
+    }
+
+    @Test func cookieAndCompletionReachOnlyTheFlowWithTheirStartHandle() async throws {
+        let dir = try StoreDirectory()
+        let store = try dir.store()
+        try await store.insertFlow(makeFlow(sessionID: "s", startHandle: "h-alice", createdAt: 1000, expiresAt: 2000))
+        // Alice's flow expired and Mallory registered the same id before Alice's start or callback wrote.
+        let mallorys = makeFlow(sessionID: "s", startHandle: "h-mallory", subject: "mallory", createdAt: 2000, expiresAt: 3000)
+        try await store.insertFlow(mallorys)
+        await #expect(throws: SessionStoreError.flowNotFound) {
+            try await store.setFlowCookie(tenant: tenantA, sessionID: "s", startHandle: "h-alice", cookieHash: "alices-browser")
+        }
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h-alice", now: 1999) == false)
+        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == mallorys)
+
+        try await store.setFlowCookie(tenant: tenantA, sessionID: "s", startHandle: "h-mallory", cookieHash: "m")
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h-mallory", now: 2500))
     }
 
     @Test func completeFlowOnceAndErasesTheToken() async throws {
@@ -244,8 +261,8 @@ import Testing
         let flow = makeFlow(sessionID: "s", createdAt: 1000, expiresAt: 2000)
         try await store.insertFlow(flow)
 
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", now: 1500))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", now: 1501) == false)
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1500))
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1501) == false)
         let done = try #require(try await store.flow(tenant: tenantA, sessionID: "s"))
         #expect(done.completedAt == 1500)
         #expect(done.sealedUserToken.isEmpty)
@@ -255,10 +272,10 @@ import Testing
         #expect(stored == [1])
 
         // Unknown, other-tenant and expired flows never complete.
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "unknown", now: 1500) == false)
-        #expect(try await store.completeFlow(tenant: tenantB, sessionID: "s", now: 1500) == false)
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "unknown", startHandle: "handle-acme-unknown", now: 1500) == false)
+        #expect(try await store.completeFlow(tenant: tenantB, sessionID: "s", startHandle: "handle-acme-s", now: 1500) == false)
         try await store.insertFlow(makeFlow(sessionID: "late", startHandle: "h-late", createdAt: 1000, expiresAt: 2000))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "late", now: 2000) == false)
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "late", startHandle: "h-late", now: 2000) == false)
         #expect(try await store.flow(tenant: tenantA, sessionID: "late")?.sealedUserToken == tokenBytes)
     }
 
@@ -271,7 +288,7 @@ import Testing
         flow.sealedUserToken = marker
         try await store.insertFlow(flow)
         #expect(try fileContents(of: path).containsBytes(marker))  // sanity: the search does find it
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", now: 1500))
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1500))
         #expect(try fileContents(of: path).containsBytes(marker) == false)
     }
 
@@ -283,7 +300,10 @@ import Testing
         let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
             for caller in 0..<20 {
                 let target = caller.isMultiple(of: 2) ? store : second
-                group.addTask { try await target.completeFlow(tenant: tenantA, sessionID: "race", now: 1500 + Double(caller)) }
+                group.addTask {
+                    try await target.completeFlow(
+                        tenant: tenantA, sessionID: "race", startHandle: "handle-acme-race", now: 1500 + Double(caller))
+                }
             }
             var wins = 0
             for try await won in group where won { wins += 1 }
@@ -299,7 +319,7 @@ import Testing
         try await store.insertFlow(makeFlow(sessionID: "old", startHandle: "h1", createdAt: 0, expiresAt: 100))
         try await store.insertFlow(makeFlow(sessionID: "done", startHandle: "h2", createdAt: 0, expiresAt: 300))
         try await store.insertFlow(makeFlow(sessionID: "new", startHandle: "h3", createdAt: 0, expiresAt: 300))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "done", now: 50))
+        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "done", startHandle: "h2", now: 50))
 
         #expect(try await store.deleteExpiredFlows(now: 100) == 1)
         // The expired one is gone entirely; the completed one stays (so a second callback still

@@ -16,10 +16,21 @@ actor FlowTestStore: SessionStore {
     private var bindings: [SessionKey: SessionBinding] = [:]
     /// When set, every flow call throws (a store that went away).
     var failing = false
+    /// Runs once, at the start of the next `setFlowCookie` or `completeFlow`: another request
+    /// getting in between the flow logic's read and its write.
+    private var interleaved: (@Sendable () async -> Void)?
 
     struct Unavailable: Error {}
 
     func setFailing(_ value: Bool) { failing = value }
+
+    func interleave(_ body: @escaping @Sendable () async -> Void) { interleaved = body }
+
+    private func runInterleaved() async {
+        guard let body = interleaved else { return }
+        interleaved = nil
+        await body()
+    }
 
     func row(_ tenant: TenantID, _ sessionID: String) -> OAuthFlowRecord? {
         flowRows[FlowKey(tenant: tenant, sessionID: sessionID)]
@@ -67,17 +78,21 @@ actor FlowTestStore: SessionStore {
         return flowRows.values.filter { $0.sessionID == sessionID }.sorted { $0.tenant < $1.tenant }
     }
 
-    func setFlowCookie(tenant: TenantID, sessionID: String, cookieHash: String) async throws {
+    func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws {
+        await runInterleaved()
         if failing { throw Unavailable() }
         let key = FlowKey(tenant: tenant, sessionID: sessionID)
-        guard flowRows[key] != nil else { throw SessionStoreError.flowNotFound }
+        guard flowRows[key]?.startHandle == startHandle else { throw SessionStoreError.flowNotFound }
         flowRows[key]!.cookieHash = cookieHash
     }
 
-    func completeFlow(tenant: TenantID, sessionID: String, now: Double) async throws -> Bool {
+    func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool {
+        await runInterleaved()
         if failing { throw Unavailable() }
         let key = FlowKey(tenant: tenant, sessionID: sessionID)
-        guard let flow = flowRows[key], flow.completedAt == nil, flow.expiresAt > now else { return false }
+        guard let flow = flowRows[key], flow.startHandle == startHandle, flow.completedAt == nil, flow.expiresAt > now else {
+            return false
+        }
         flowRows[key]!.completedAt = now
         flowRows[key]!.sealedUserToken = []
         return true
