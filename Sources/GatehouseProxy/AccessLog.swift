@@ -1,4 +1,5 @@
 import GatehouseCore
+import GatehouseSessions
 
 /// One JSON line per request on stdout (DESIGN 10). Paths are logged without their query;
 /// tokens, cookies and query strings never reach this line.
@@ -52,6 +53,8 @@ struct AccessLog: Sendable {
     static func pathWithoutQuery(_ uri: String) -> String {
         var path = uri
         if let q = path.firstIndex(where: { $0 == "?" || $0 == "#" }) { path = String(path[..<q]) }
+        // A flow's start handle is a bearer secret (it mints that flow's browser cookie).
+        if path.hasPrefix(OAuthFlows.startPath) { path = OAuthFlows.startPath + "<redacted>" }
         if path.utf8.count > 2048 { path = String(path.utf8.prefix(2048)) ?? "" }
         return path
     }

@@ -130,8 +130,7 @@ extension ProxyHandler {
                 ended = []
             }
             if !ended.isEmpty {
-                for key in ended { table.evict(key) }
-                Task { for key in ended { await table.remove(key) } }
+                for key in ended { table.end(key) }
                 return []
             }
         }

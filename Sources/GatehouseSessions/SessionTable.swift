@@ -1,4 +1,3 @@
-import Crypto
 import GatehouseCore
 import Logging
 import Synchronization
@@ -96,21 +95,34 @@ public final class SessionTable: Sendable {
         }
     }
 
-    /// Removes a binding (DELETE answered 2xx, upstream 404, or revocation).
+    /// Removes a binding (DELETE answered 2xx, upstream 404, or revocation): gone from memory at
+    /// once, from the store when this returns.
     public func remove(_ key: SessionKey) async {
-        forget(key)
-        pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
-        do {
-            try await store.deleteBinding(key)
-        } catch {
-            logger.error("session binding removal not persisted", metadata: ["tenant": "\(key.tenant)", "error": "\(error)"])
-        }
+        evict(key)
+        await deleteStored(key)
+    }
+
+    /// `remove` for the hot path: memory now, the store in the background. If the id is bound
+    /// again before the background delete lands (an upstream reissuing it), that new binding
+    /// keeps its row: it is written back after the delete.
+    public func end(_ key: SessionKey) {
+        evict(key)
+        Task { await self.deleteStored(key) }
     }
 
     /// Drops a binding from memory at once (the store follows with `remove`).
     public func evict(_ key: SessionKey) {
         forget(key)
         pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
+    }
+
+    private func deleteStored(_ key: SessionKey) async {
+        do {
+            try await store.deleteBinding(key)
+            if let rebound = shard(key).rows.withLock({ $0[key] }) { try await store.upsertBinding(rebound) }
+        } catch {
+            logger.error("session binding removal not persisted", metadata: ["tenant": "\(key.tenant)", "error": "\(error)"])
+        }
     }
 
     private func forget(_ key: SessionKey) {
@@ -190,12 +202,7 @@ public final class SessionTable: Sendable {
         metrics?.sessionBindings.set([tenant.rawValue], Double(max(0, value)))
     }
 
-    /// A short, stable, non-reversible label for a session id in logs (never the id itself).
-    public static func logLabel(_ id: String) -> String {
-        let digest = SHA256.hash(data: Array(id.utf8))
-        return digest.prefix(6).map { b in
-            let hex = Array("0123456789abcdef")
-            return String([hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-        }.joined()
-    }
+    /// A short, stable, non-reversible label for a session id in logs (never the id itself); the
+    /// same label OAuth flow log lines carry, so the two can be correlated.
+    public static func logLabel(_ id: String) -> String { FlowSecrets.logID(id) }
 }

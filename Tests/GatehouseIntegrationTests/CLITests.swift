@@ -97,6 +97,8 @@ import Testing
         #expect(ok.status == 200)
         let refused = try await client.request("GET", "/t/acme/x?code=SECRETQUERY2", headers: [("Authorization", "Bearer \(token)x")])
         #expect(refused.status == 401)
+        let start = try await client.request("GET", "/.gatehouse/oauth/start/SECRETHANDLE0123456789abcdefghijklmnopqrstuvw")
+        #expect(start.status == 404)
 
         // A broken tenant file: the reload is refused and the old configuration keeps serving.
         try dir.write("tenants/acme.yaml", "id: acme\nupstreams: [\n")
@@ -117,10 +119,11 @@ import Testing
         #expect(!everything.contains(token.prefix(30)), "a token reached a log")
         #expect(!everything.contains("SECRETQUERY"), "a query string reached a log")
         #expect(!everything.contains("SECRETCOOKIE"), "a cookie reached a log")
+        #expect(!everything.contains("SECRETHANDLE"), "a flow start handle reached a log")
         // One JSON access line per request, with the fields DESIGN 10 names.
         let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         let accessLines = lines.filter { $0["type"] == .string("access") }
-        #expect(accessLines.count == 3)
+        #expect(accessLines.count == 4)
         let first = try #require(accessLines.first)
         for field in ["time", "request_id", "tenant", "method", "path", "status", "duration_ms", "upstream", "bytes_in", "bytes_out"] {
             #expect(first[field] != nil, "access log lacks \(field)")

@@ -143,8 +143,8 @@ import Testing
             func flow(tenant: TenantID, sessionID: String) async throws -> OAuthFlowRecord? { nil }
             func flow(startHandle: String) async throws -> OAuthFlowRecord? { nil }
             func flows(sessionID: String) async throws -> [OAuthFlowRecord] { [] }
-            func setFlowCookie(tenant: TenantID, sessionID: String, cookieHash: String) async throws {}
-            func completeFlow(tenant: TenantID, sessionID: String, now: Double) async throws -> Bool { false }
+            func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws {}
+            func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool { false }
             func deleteExpiredFlows(now: Double) async throws -> Int { 0 }
             func ping() async -> Bool { false }
         }
@@ -155,6 +155,31 @@ import Testing
         }
         await #expect(throws: Refusing.Down.self) { try await table.persist(b) }
         #expect(table.lookup(key, now: 1000) == nil, "memory must not hold a binding the store lost")
+    }
+
+    @Test func anIDBoundAgainRightAfterItsBindingEndedKeepsTheNewBinding() async throws {
+        let f = try Fixture()
+        let now = f.clock.now()
+        guard case .bound(let first) = f.table.claim(key, principal: alice, upstream: "u:1", issuedBy: .server, ttl: 60, now: now) else {
+            Issue.record("claim")
+            return
+        }
+        try await f.table.persist(first)
+        f.table.end(key)  // DELETE answered 2xx: the store delete runs in the background
+        guard case .bound(let second) = f.table.claim(key, principal: bob, upstream: "u:2", issuedBy: .server, ttl: 60, now: now) else {
+            Issue.record("an ended binding must free the id")
+            return
+        }
+        try await f.table.persist(second)
+        // Let the background delete land (bounded), then look at memory and the store.
+        var stored: [SessionBinding] = []
+        for _ in 0..<100 {
+            try await Task.sleep(for: .milliseconds(10))
+            stored = try await f.store.loadBindings(now: now)
+            if stored.map(\.principal) == [bob], f.table.lookup(key, now: now)?.principal == bob { break }
+        }
+        #expect(f.table.lookup(key, now: now)?.principal == bob, "the background delete must not drop the new binding from memory")
+        #expect(stored.map(\.principal) == [bob], "nor from the store")
     }
 
     @Test func logLabelsNeverContainTheID() {
