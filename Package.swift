@@ -9,6 +9,12 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "gatehouse", targets: ["gatehouse"]),
+        // Libraries for the benchmark package in Benchmarks/ (built only when asked for).
+        .library(name: "GatehouseCore", targets: ["GatehouseCore"]),
+        .library(name: "GatehouseConfig", targets: ["GatehouseConfig"]),
+        .library(name: "GatehouseIdentity", targets: ["GatehouseIdentity"]),
+        .library(name: "GatehouseSessions", targets: ["GatehouseSessions"]),
+        .library(name: "GatehouseProxy", targets: ["GatehouseProxy"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -89,11 +95,14 @@ let package = Package(
         .target(
             name: "GatehouseAdmin",
             dependencies: [
-                "GatehouseCore", "GatehouseHTTP",
+                "GatehouseCore", "GatehouseHTTP", "GatehouseConfig", "GatehouseIdentity", "GatehouseSessions",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            resources: [.embedInCode("openapi.json")]
         ),
         // The composition root: one running Gatehouse (data plane, admin, background work).
         .target(

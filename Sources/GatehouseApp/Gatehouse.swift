@@ -33,7 +33,7 @@ public final class Gatehouse: Sendable {
     public let tokenCache: VerifiedTokenCache
     public let sessions: SessionTable
     public let flows: OAuthFlows
-    public let store: any SessionStore
+    public let store: any GatehouseStore
     private let group: MultiThreadedEventLoopGroup
     private let proxy: ProxyServer
     private let admin: AdminServer
@@ -42,6 +42,8 @@ public final class Gatehouse: Sendable {
     private let ports = Mutex<(data: Int, admin: Int)>((0, 0))
     private let background = Mutex<[Task<Void, Never>]>([])
     private let watcher: TenantDirectoryWatcher?
+    /// Tenant files plus registered IdPs: the configuration in force.
+    private let live: LiveConfiguration
 
     public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
         let settings = snapshot.settings
@@ -67,7 +69,7 @@ public final class Gatehouse: Sendable {
                 keyDirectory: settings.assertion.keyDir, issuer: settings.assertion.issuer, ttlSeconds: settings.assertion.ttlSeconds,
                 clock: options.clock)
             : nil
-        let store: any SessionStore
+        let store: any GatehouseStore
         switch settings.store {
         case .sqlite(let path):
             store = try SQLiteSessionStore(path: path, logger: logger)
@@ -91,6 +93,13 @@ public final class Gatehouse: Sendable {
             readiness: { await store.ping() ? (ready: true, reason: nil) : (ready: false, reason: "store unreachable") },
             logger: logger)
         self.watcher = options.watchTenants ? TenantDirectoryWatcher(directory: settings.tenantsDir) : nil
+        let live = LiveConfiguration(
+            fileSnapshot: snapshot, runtime: runtime, keySets: keySets, tokenCache: cache, metrics: metrics, logger: logger)
+        self.live = live
+        let adminAPI = AdminAPI(AdminAPI.Dependencies(
+            control: live, store: store, sessionStore: store, sessions: sessions, keySets: keySets, tokenCache: cache,
+            operatorToken: try OperatorTokenFile.ensure(settings, logger: logger), clock: options.clock, logger: logger))
+        adminAPI.register(on: admin)
     }
 
     public var dataPort: Int { ports.withLock { $0.data } }
@@ -102,6 +111,7 @@ public final class Gatehouse: Sendable {
     public func start() async throws {
         let settings = snapshot.settings
         try await sessions.load()
+        try await live.loadRegistered(from: store)
         await keySets.prime(snapshot)
         let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port)
         let adminPort = try await admin.start()
@@ -149,27 +159,10 @@ public final class Gatehouse: Sendable {
         background.withLock { $0 = tasks }
     }
 
-    /// Re-reads the tenants folder. A broken file keeps the old snapshot; the problems are
-    /// logged and returned.
+    /// Re-reads the tenants folder. A broken file keeps the configuration in force; the
+    /// problems are logged and returned.
     @discardableResult
-    public func reloadTenants() -> Result<Int, [ConfigProblem]> {
-        let settings = snapshot.settings
-        switch ConfigLoader.loadTenants(settings: settings) {
-        case .success(let tenants):
-            let next = ConfigSnapshot(settings: settings, tenants: tenants)
-            runtime.apply(next)
-            tokenCache.removeAll()
-            metrics.configReloads.increment(["ok"])
-            logger.notice("tenants reloaded", metadata: ["tenants": "\(tenants.count)"])
-            let keySets = self.keySets
-            Task.detached { await keySets.prime(next) }
-            return .success(tenants.count)
-        case .failure(let problems):
-            metrics.configReloads.increment(["error"])
-            for p in problems { logger.error("reload refused; keeping the previous configuration", metadata: ["problem": "\(p)"]) }
-            return .failure(problems)
-        }
-    }
+    public func reloadTenants() -> Result<Int, [ConfigProblem]> { live.reloadTenants() }
 
     public func shutdown() async {
         for task in background.withLock({ $0 }) { task.cancel() }

@@ -33,4 +33,24 @@ public enum PrivateFile {
             throw Failure(description: "cannot sync \(path)")
         }
     }
+
+    /// Makes sure `directory` exists: missing parents are created with ordinary permissions
+    /// (0755), the directory itself 0700 in one step. An existing directory is left as it is.
+    public static func ensureDirectory(_ directory: String) throws(Failure) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard info.st_mode & S_IFMT == S_IFDIR else { throw Failure(description: "\(directory) is not a directory") }
+            return
+        }
+        var prefix = directory.hasPrefix("/") ? "" : "."
+        for part in directory.split(separator: "/").dropLast() {
+            prefix += "/" + part
+            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
+                throw Failure(description: "cannot create \(prefix): \(String(cString: strerror(errno)))")
+            }
+        }
+        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
+            throw Failure(description: "cannot create directory \(directory): \(String(cString: strerror(errno)))")
+        }
+    }
 }

@@ -15,6 +15,13 @@ public struct BoundPrincipal: Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String { subject }
+
+    /// What a revoked binding is bound to (admin API): no verified caller has an empty subject,
+    /// so every request with the id is refused until the binding expires, and the id cannot be
+    /// claimed again meanwhile.
+    public static let revoked = BoundPrincipal(issuer: "", subject: "", clientID: nil)
+
+    public var isRevoked: Bool { subject.isEmpty }
 }
 
 /// `(tenant, header, session id)`: the key of the session-binding table (DESIGN 5). The header

@@ -28,3 +28,7 @@ public struct HTTPServerResponse: Sendable {
         self.body = .stream(stream)
     }
 }
+
+/// A handler may carry a finished answer as the failure of a `Result` (or throw it) to stop early:
+/// "refuse with this response".
+extension HTTPServerResponse: Error {}

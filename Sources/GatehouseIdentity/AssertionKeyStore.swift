@@ -40,22 +40,10 @@ enum AssertionKeyStore {
     }
 
     private static func ensureDirectory(_ directory: String) throws(Failure) {
-        var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw Failure(description: "\(directory) is not a directory") }
-            return
-        }
-        // Parents get ordinary permissions; the key directory itself is created 0700 in one step.
-        let parent = directory.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        if !parent.isEmpty {
-            do {
-                try FileManager.default.createDirectory(atPath: parent, withIntermediateDirectories: true)
-            } catch {
-                throw Failure(description: "cannot create \(parent): \(error)")
-            }
-        }
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-            throw Failure(description: "cannot create key directory \(directory): \(String(cString: strerror(errno)))")
+        do {
+            try PrivateFile.ensureDirectory(directory)
+        } catch {
+            throw Failure(description: "key directory: \(error.description)")
         }
     }
 

@@ -167,6 +167,49 @@ public final class KeySetCache: Sendable {
         }
     }
 
+    // MARK: - Registration (admin API)
+
+    /// Why a key set could not be obtained for a new registration.
+    public struct ProbeFailure: Error, Sendable, CustomStringConvertible {
+        /// `discovery_url` or `jwks_uri`: the field whose document failed.
+        public var field: String
+        public var description: String
+    }
+
+    /// Fetches `idp`'s discovery document (when it has no `jwks_uri`) and key set now, without
+    /// touching the cache, and checks that the set holds at least one key usable with one of
+    /// the IdP's algorithms. The fetcher's guards apply (https, public addresses, no redirects,
+    /// size and time limits).
+    public func probe(_ idp: IdentityProvider) async -> Result<KeySet, ProbeFailure> {
+        let field = idp.jwksURI == nil ? "discovery_url" : "jwks_uri"
+        switch await fetch(idp, discoveredJWKSURI: nil) {
+        case .failure(let failure):
+            return .failure(ProbeFailure(field: field, description: failure.detail))
+        case .success(let fetched):
+            let usable = fetched.keySet.keys.contains { key in idp.algorithms.contains { key.canVerify($0) } }
+            guard usable else {
+                return .failure(ProbeFailure(field: field, description: "the key set holds no key usable with algorithms \(idp.algorithms.map(\.rawValue))"))
+            }
+            return .success(fetched.keySet)
+        }
+    }
+
+    /// Starts serving `keySet` for `idp` as if just fetched (after `probe`), so its tokens are
+    /// accepted without another round trip.
+    public func install(tenant: TenantID, idp: IdentityProvider, keySet: KeySet) {
+        let key = EntryKey(tenant: tenant, idp: idp)
+        let now = clock()
+        state.withLock { state in
+            var entry = self.entry(key, idp, in: &state)
+            entry.keySet = keySet
+            entry.fetchedAt = now
+            entry.lifetime = Double(settings.jwksCacheSeconds)
+            entry.expiresAt = now + entry.lifetime
+            entry.lastAttemptAt = now
+            state.entries[key] = entry
+        }
+    }
+
     // MARK: - Fetching
 
     private func entry(_ key: EntryKey, _ idp: IdentityProvider, in state: inout (entries: [EntryKey: Entry], nextID: UInt64)) -> Entry {

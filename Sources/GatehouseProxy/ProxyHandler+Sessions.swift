@@ -43,7 +43,8 @@ extension ProxyHandler {
                 let binding = table.lookup(key, now: now)
                 guard let binding, binding.principal == caller else {
                     exchange = ex
-                    sessionRefused(key, bound: binding?.principal, caller: caller, reason: binding == nil ? "unknown" : "other_principal")
+                    let reason = binding == nil ? "unknown" : binding!.principal.isRevoked ? "revoked" : "other_principal"
+                    sessionRefused(key, bound: binding?.principal, caller: caller, reason: reason)
                     return .refuse(.error(.notFound, "session_not_found", "no such session"))
                 }
                 if let name = binding.upstream {
@@ -66,6 +67,10 @@ extension ProxyHandler {
                     }
                 case .conflict(let binding):
                     exchange = ex
+                    if binding.principal.isRevoked {
+                        sessionRefused(key, bound: binding.principal, caller: caller, reason: "revoked")
+                        return .refuse(.error(.forbidden, "session_forbidden", "this session was revoked"))
+                    }
                     sessionRefused(key, bound: binding.principal, caller: caller, reason: "other_principal")
                     return .refuse(.error(.forbidden, "session_forbidden", "this session belongs to another user"))
                 case .bound(let binding):

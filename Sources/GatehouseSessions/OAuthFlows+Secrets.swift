@@ -7,13 +7,9 @@ enum FlowSecrets {
     static let secretLength = 43
 
     /// 32 bytes from the system CSPRNG, base64url.
-    static func random256() -> String { Base64URL.encode(randomBytes(32)) }
+    static func random256() -> String { Secrets.randomToken(bytes: 32) }
 
-    /// Bytes from the system CSPRNG (`getrandom` on Linux).
-    static func randomBytes(_ count: Int) -> [UInt8] {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
-    }
+    static func randomBytes(_ count: Int) -> [UInt8] { Secrets.randomBytes(count) }
 
     /// Cheap shape check so that junk never reaches the store.
     static func isWellFormedSecret(_ s: String) -> Bool {
@@ -24,26 +20,9 @@ enum FlowSecrets {
         hex(SHA256.hash(data: Array(s.utf8)))
     }
 
-    static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 {
-        let digits = Array("0123456789abcdef".utf8)
-        var out = [UInt8]()
-        for b in bytes {
-            out.append(digits[Int(b >> 4)])
-            out.append(digits[Int(b & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func hex<S: Sequence>(_ bytes: S) -> String where S.Element == UInt8 { Secrets.hex(bytes) }
 
-    /// Equality whose running time does not depend on where the inputs differ (only on their
-    /// lengths, which are public: both are SHA-256 hex).
-    static func constantTimeEquals(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var difference: UInt8 = 0
-        for i in x.indices { difference |= x[i] ^ y[i] }
-        return difference == 0
-    }
+    static func constantTimeEquals(_ a: String, _ b: String) -> Bool { Secrets.constantTimeEquals(a, b) }
 
     /// What the logs may say about a session id: a short hash prefix, enough to correlate lines.
     static func logID(_ sessionID: String) -> String {

@@ -41,22 +41,10 @@ enum FlowTokenKey {
     }
 
     private static func ensureDirectory(_ directory: String) throws(FlowKeyError) {
-        var info = stat()
-        if stat(directory, &info) == 0 {
-            guard info.st_mode & S_IFMT == S_IFDIR else { throw FlowKeyError(description: "\(directory) is not a directory") }
-            return
-        }
-        // Parents get ordinary permissions; the key directory itself is created 0700 in one step.
-        var prefix = directory.hasPrefix("/") ? "" : "."
-        let parts = directory.split(separator: "/")
-        for part in parts.dropLast() {
-            prefix += "/" + part
-            if mkdir(prefix, 0o755) != 0 && errno != EEXIST {
-                throw FlowKeyError(description: "cannot create \(prefix): \(String(cString: strerror(errno)))")
-            }
-        }
-        guard mkdir(directory, 0o700) == 0 || errno == EEXIST else {
-            throw FlowKeyError(description: "cannot create key directory \(directory): \(String(cString: strerror(errno)))")
+        do {
+            try PrivateFile.ensureDirectory(directory)
+        } catch {
+            throw FlowKeyError(description: "key directory: \(error.description)")
         }
     }
 

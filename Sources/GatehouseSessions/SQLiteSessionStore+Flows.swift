@@ -56,6 +56,23 @@ extension SQLiteSessionStore {
         }
     }
 
+    public func deleteFlows(tenant: TenantID, sessionID: String) async throws -> Int {
+        try await perform { db in
+            try db.execute("DELETE FROM oauth_flows WHERE tenant = ? AND session_id = ?", [.text(tenant.rawValue), .text(sessionID)])
+        }
+    }
+
+    public func deleteFlows(tenant: TenantID, subject: String, issuer: String?) async throws -> Int {
+        try await perform { db in
+            if let issuer {
+                return try db.execute(
+                    "DELETE FROM oauth_flows WHERE tenant = ? AND subject = ? AND issuer = ?",
+                    [.text(tenant.rawValue), .text(subject), .text(issuer)])
+            }
+            return try db.execute("DELETE FROM oauth_flows WHERE tenant = ? AND subject = ?", [.text(tenant.rawValue), .text(subject)])
+        }
+    }
+
     /// Throws `SessionStoreError.flowNotFound` if there is no such flow (swept, or replaced).
     public func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws {
         let changed = try await perform { db in

@@ -49,6 +49,43 @@ enum SessionSchema {
             "CREATE INDEX oauth_flows_session_id ON oauth_flows (session_id)",
             "CREATE INDEX oauth_flows_expires_at ON oauth_flows (expires_at)",
         ]),
+        // The admin API (DESIGN 8): registered IdPs, tenant admin keys (hashes only), audit log.
+        Migration(version: 2, statements: [
+            """
+            CREATE TABLE registered_idps (
+                tenant TEXT NOT NULL,
+                name TEXT NOT NULL,
+                document TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                updated_at REAL NOT NULL,
+                PRIMARY KEY (tenant, name)
+            )
+            """,
+            """
+            CREATE TABLE admin_keys (
+                id TEXT PRIMARY KEY,
+                tenant TEXT NOT NULL,
+                name TEXT,
+                secret_hash TEXT NOT NULL,
+                created_at REAL NOT NULL,
+                revoked_at REAL
+            )
+            """,
+            "CREATE INDEX admin_keys_tenant ON admin_keys (tenant)",
+            """
+            CREATE TABLE audit_log (
+                sequence INTEGER PRIMARY KEY AUTOINCREMENT,
+                tenant TEXT,
+                time REAL NOT NULL,
+                actor TEXT NOT NULL,
+                action TEXT NOT NULL,
+                target TEXT NOT NULL,
+                outcome TEXT NOT NULL,
+                detail TEXT
+            )
+            """,
+            "CREATE INDEX audit_log_tenant ON audit_log (tenant, sequence)",
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last?.version ?? 0 }

@@ -35,6 +35,11 @@ public protocol SessionStore: Sendable {
     /// the one call that completed it (a flow completes at most once), and only while the flow
     /// is unexpired and still has `startHandle`.
     func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool
+    /// Removes the flow of `tenant` with this session id, finished or not (admin revocation);
+    /// returns how many were removed (0 or 1).
+    func deleteFlows(tenant: TenantID, sessionID: String) async throws -> Int
+    /// Removes every flow `subject` started in `tenant` (of one issuer when given); returns how many.
+    func deleteFlows(tenant: TenantID, subject: String, issuer: String?) async throws -> Int
     /// Removes flows that expired before `now` (their tokens with them); returns how many.
     func deleteExpiredFlows(now: Double) async throws -> Int
 

@@ -176,13 +176,44 @@ public final class SessionTable: Sendable {
         }
     }
 
-    /// Live bindings of a tenant, optionally filtered (for the admin API).
+    // MARK: - Revocation (admin API)
+
+    /// Revokes a live binding: from now on every request with this id is refused (404 for a
+    /// server-issued session, 403 for a client-issued one) until the binding would have expired,
+    /// and nobody can claim the id meanwhile. Memory first, then the store. Returns false when
+    /// there is no live, unrevoked binding. Throws when the store failed (memory keeps the
+    /// revocation: refusing is the safe side).
+    public func revoke(_ key: SessionKey) async throws -> Bool {
+        let now = clock()
+        let revoked: SessionBinding? = shard(key).rows.withLock { rows in
+            guard var row = rows[key], row.expiresAt > now, !row.principal.isRevoked else { return nil }
+            row.principal = .revoked
+            rows[key] = row
+            return row
+        }
+        guard let revoked else { return false }
+        pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
+        try await store.upsertBinding(revoked)
+        return true
+    }
+
+    /// Revokes every live binding of `subject` in `tenant` (of one issuer when given); returns how many.
+    public func revoke(tenant: TenantID, subject: String, issuer: String? = nil) async throws -> Int {
+        var count = 0
+        for binding in bindings(tenant: tenant, subject: subject, now: clock()) {
+            if let issuer, binding.principal.issuer != issuer { continue }
+            if try await revoke(binding.key) { count += 1 }
+        }
+        return count
+    }
+
+    /// Live, unrevoked bindings of a tenant, optionally filtered (for the admin API).
     public func bindings(tenant: TenantID, subject: String? = nil, header: String? = nil, now: Double) -> [SessionBinding] {
         let canonicalHeader = header.map(HeaderName.canonical)
         var out: [SessionBinding] = []
         for shard in shards {
             shard.rows.withLock { rows in
-                for row in rows.values where row.key.tenant == tenant && row.expiresAt > now {
+                for row in rows.values where row.key.tenant == tenant && row.expiresAt > now && !row.principal.isRevoked {
                     if let subject, row.principal.subject != subject { continue }
                     if let canonicalHeader, row.key.header != canonicalHeader { continue }
                     out.append(row)

@@ -145,6 +145,8 @@ import Testing
             func flows(sessionID: String) async throws -> [OAuthFlowRecord] { [] }
             func setFlowCookie(tenant: TenantID, sessionID: String, startHandle: String, cookieHash: String) async throws {}
             func completeFlow(tenant: TenantID, sessionID: String, startHandle: String, now: Double) async throws -> Bool { false }
+            func deleteFlows(tenant: TenantID, sessionID: String) async throws -> Int { 0 }
+            func deleteFlows(tenant: TenantID, subject: String, issuer: String?) async throws -> Int { 0 }
             func deleteExpiredFlows(now: Double) async throws -> Int { 0 }
             func ping() async -> Bool { false }
         }

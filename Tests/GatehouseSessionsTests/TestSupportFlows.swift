@@ -98,6 +98,22 @@ actor FlowTestStore: SessionStore {
         return true
     }
 
+    func deleteFlows(tenant: TenantID, sessionID: String) async throws -> Int {
+        if failing { throw Unavailable() }
+        let gone = flowRows.filter { $0.value.tenant == tenant && $0.value.sessionID == sessionID }.map(\.key)
+        for k in gone { flowRows[k] = nil }
+        return gone.count
+    }
+
+    func deleteFlows(tenant: TenantID, subject: String, issuer: String?) async throws -> Int {
+        if failing { throw Unavailable() }
+        let gone = flowRows.filter {
+            $0.value.tenant == tenant && $0.value.principal.subject == subject && (issuer == nil || $0.value.principal.issuer == issuer)
+        }.map(\.key)
+        for k in gone { flowRows[k] = nil }
+        return gone.count
+    }
+
     func deleteExpiredFlows(now: Double) async throws -> Int {
         if failing { throw Unavailable() }
         let expired = flowRows.filter { $0.value.expiresAt <= now }.map(\.key)

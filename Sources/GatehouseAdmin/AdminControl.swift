@@ -1,0 +1,37 @@
+import GatehouseConfig
+import GatehouseCore
+
+/// What the admin API needs from the running Gatehouse: the configuration in force, the
+/// registered IdPs it merges into the tenants, and a reload of the tenants folder.
+public protocol AdminControl: Sendable {
+    /// The configuration the data plane uses now (tenant files plus registered IdPs).
+    var snapshot: ConfigSnapshot { get }
+    /// The registered IdPs of `tenant` as held in memory (those in force and those skipped).
+    func registeredIdPs(tenant: TenantID) -> [IdentityProvider]
+    /// Adds `idp` to the tenant's registered IdPs, replacing one of the same name, and puts the
+    /// result in force on the data plane before returning.
+    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID)
+    /// Removes a registered IdP and puts the result in force before returning.
+    func removeRegisteredIdP(tenant: TenantID, name: String)
+    /// Re-reads the tenants folder; a broken file keeps the configuration in force.
+    func reloadTenants() -> Result<Int, [ConfigProblem]>
+}
+
+/// Runs async operations one at a time, in arrival order (admin mutations: a check and the
+/// write it guards must not interleave with another mutation's).
+actor AsyncGate {
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func run<T: Sendable>(_ body: @Sendable () async -> T) async -> T {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
+            busy = true
+        }
+        defer {
+            if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+        }
+        return await body()
+    }
+}

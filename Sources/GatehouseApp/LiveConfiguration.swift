@@ -1,0 +1,122 @@
+import GatehouseAdmin
+import GatehouseConfig
+import GatehouseCore
+import GatehouseIdentity
+import GatehouseProxy
+import GatehouseSessions
+import Logging
+import Synchronization
+
+/// The configuration in force and where it comes from: the tenants the files declare, plus the
+/// IdPs tenant admins registered (DESIGN 8). Both change here, under one lock, and every change
+/// is applied to the data plane before the call returns, so a reload and a registration can
+/// never be applied out of order.
+final class LiveConfiguration: AdminControl {
+    private let runtime: ProxyRuntime
+    private let keySets: KeySetCache
+    private let tokenCache: VerifiedTokenCache
+    private let metrics: GatehouseMetrics
+    private let logger: Logger
+    private let state: Mutex<(files: [Tenant], registered: [TenantID: [IdentityProvider]])>
+
+    init(
+        fileSnapshot: ConfigSnapshot, runtime: ProxyRuntime, keySets: KeySetCache, tokenCache: VerifiedTokenCache,
+        metrics: GatehouseMetrics, logger: Logger
+    ) {
+        self.runtime = runtime
+        self.keySets = keySets
+        self.tokenCache = tokenCache
+        self.metrics = metrics
+        self.logger = logger
+        self.state = Mutex((files: fileSnapshot.tenantIDs.compactMap { fileSnapshot.tenants[$0] }, registered: [:]))
+    }
+
+    var snapshot: ConfigSnapshot { runtime.config.snapshot }
+
+    var settings: GatehouseSettings { snapshot.settings }
+
+    func registeredIdPs(tenant: TenantID) -> [IdentityProvider] {
+        state.withLock { $0.registered[tenant] ?? [] }
+    }
+
+    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID) {
+        state.withLock { state in
+            var list = state.registered[tenant] ?? []
+            if let i = list.firstIndex(where: { $0.name == idp.name }) { list[i] = idp } else { list.append(idp) }
+            state.registered[tenant] = list
+            apply(state)
+        }
+    }
+
+    func removeRegisteredIdP(tenant: TenantID, name: String) {
+        state.withLock { state in
+            state.registered[tenant]?.removeAll { $0.name == name }
+            apply(state)
+        }
+    }
+
+    /// Loads the registrations kept in the store (at start). Each is validated again with the
+    /// current settings; one that no longer passes is logged and left out (it stays stored).
+    func loadRegistered(from store: any AdminStore) async throws {
+        let records = try await store.registeredIdPs()
+        let settings = self.settings
+        var registered: [TenantID: [IdentityProvider]] = [:]
+        for record in records {
+            let parsed: Result<IdentityProvider, [ConfigProblem]>
+            do {
+                let document = try JSONParser.parse(record.document, limits: .init(maxDepth: 16, maxBytes: 64 * 1024))
+                parsed = ConfigLoader.parseIdentityProvider(document, name: record.name, settings: settings, source: .admin)
+            } catch {
+                parsed = .failure([ConfigProblem(file: "", path: "", message: error.description)])
+            }
+            switch parsed {
+            case .success(let idp): registered[record.tenant, default: []].append(idp)
+            case .failure(let problems):
+                logger.error(
+                    "registered IdP no longer valid; not in force",
+                    metadata: ["tenant": "\(record.tenant)", "idp": "\(record.name)", "problems": "\(problems.map(\.description))"])
+            }
+        }
+        state.withLock { state in
+            state.registered = registered
+            apply(state)
+        }
+        logger.info("registered IdPs loaded", metadata: ["count": "\(registered.values.reduce(0) { $0 + $1.count })"])
+    }
+
+    /// Re-reads the tenants folder. A broken file keeps the configuration in force; the problems
+    /// are logged and returned.
+    func reloadTenants() -> Result<Int, [ConfigProblem]> {
+        let settings = self.settings
+        switch ConfigLoader.loadTenants(settings: settings) {
+        case .success(let tenants):
+            let next = state.withLock { state in
+                state.files = tenants
+                return apply(state)
+            }
+            tokenCache.removeAll()
+            metrics.configReloads.increment(["ok"])
+            logger.notice("tenants reloaded", metadata: ["tenants": "\(tenants.count)"])
+            let keySets = self.keySets
+            Task.detached { await keySets.prime(next) }
+            return .success(tenants.count)
+        case .failure(let problems):
+            metrics.configReloads.increment(["error"])
+            for p in problems { logger.error("reload refused; keeping the previous configuration", metadata: ["problem": "\(p)"]) }
+            return .failure(problems)
+        }
+    }
+
+    /// Merges files and registrations into a snapshot and puts it in force. Called with the lock held.
+    @discardableResult
+    private func apply(_ state: (files: [Tenant], registered: [TenantID: [IdentityProvider]])) -> ConfigSnapshot {
+        let merged = RegisteredIdPs.merge(fileTenants: state.files, registered: state.registered)
+        for skipped in merged.skipped {
+            logger.warning(
+                "registered IdP not in force", metadata: ["tenant": "\(skipped.tenant)", "idp": "\(skipped.name)", "reason": "\(skipped.reason)"])
+        }
+        let next = ConfigSnapshot(settings: settings, tenants: merged.tenants)
+        runtime.apply(next)
+        return next
+    }
+}
