@@ -21,6 +21,9 @@ public final class Gatehouse: Sendable {
         public var fetcher: (any DocumentFetcher)?
         /// Poll the tenants folder for changes every second.
         public var watchTenants: Bool = true
+        /// Resolves IdP host names (tests point public-looking names at loopback to check that
+        /// the request-forgery guard judges the address actually connected to).
+        public var resolver: (any HostResolver)?
         /// Number of event-loop threads (0 = one per core).
         public var threads: Int = 0
 
@@ -40,6 +43,7 @@ public final class Gatehouse: Sendable {
     private let logger: Logger
     private let options: Options
     private let ports = Mutex<(data: Int, admin: Int)>((0, 0))
+    private let stopped = Mutex(false)
     private let background = Mutex<[Task<Void, Never>]>([])
     private let watcher: TenantDirectoryWatcher?
     /// Tenant files plus registered IdPs: the configuration in force.
@@ -56,7 +60,8 @@ public final class Gatehouse: Sendable {
         let threads = options.threads > 0 ? options.threads : System.coreCount
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.group = group
-        let fetcher = options.fetcher ?? HTTPDocumentFetcher(client: HTTPClient(group: group), insecureHosts: settings.identity.insecureIdPHosts)
+        let fetcher = options.fetcher ?? HTTPDocumentFetcher(
+            client: HTTPClient(group: group, resolver: options.resolver ?? SystemHostResolver()), insecureHosts: settings.identity.insecureIdPHosts)
         let keySets = KeySetCache(settings: settings.identity, fetcher: fetcher, clock: options.clock, metrics: metrics, logger: logger)
         self.keySets = keySets
         let cache = VerifiedTokenCache(capacity: settings.identity.tokenCacheEntries, metrics: metrics)
@@ -164,7 +169,9 @@ public final class Gatehouse: Sendable {
     @discardableResult
     public func reloadTenants() -> Result<Int, [ConfigProblem]> { live.reloadTenants() }
 
+    /// Stops everything; calling it again does nothing.
     public func shutdown() async {
+        guard stopped.withLock({ s in defer { s = true }; return !s }) else { return }
         for task in background.withLock({ $0 }) { task.cancel() }
         await proxy.shutdown()
         try? await admin.shutdown()

@@ -2,6 +2,7 @@ import Foundation
 import GatehouseApp
 import GatehouseCore
 import GatehouseDemo
+import GatehouseHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -14,8 +15,11 @@ final class Harness: @unchecked Sendable {
     /// acme has two instances, globex one.
     let acme: [EchoAgent]
     let globex: EchoAgent
-    let gatehouse: Gatehouse
+    private(set) var gatehouse: Gatehouse
     let keyDir: String
+    /// The configuration as the tenant files would give it, and the options: for a restart.
+    private var fileSnapshot: ConfigSnapshot!
+    private var options = Gatehouse.Options()
     var client: RawClient { RawClient(port: gatehouse.dataPort) }
     var admin: RawClient { RawClient(port: gatehouse.adminPort) }
 
@@ -24,6 +28,8 @@ final class Harness: @unchecked Sendable {
         var tenants: [Tenant]
         /// Gatehouse's wall clock (token times, session and flow expiry).
         var clock: WallClock = SystemWallClock.now
+        /// Resolves IdP host names (nil: the system resolver).
+        var resolver: (any HostResolver)?
     }
 
     private init(group: MultiThreadedEventLoopGroup, idp: DevIdentityProvider, acme: [EchoAgent], globex: EchoAgent, gatehouse: Gatehouse, keyDir: String) {
@@ -64,10 +70,23 @@ final class Harness: @unchecked Sendable {
         options.watchTenants = false
         options.threads = 1
         options.clock = setup.clock
-        let gatehouse = try Gatehouse(snapshot: ConfigSnapshot(settings: setup.settings, tenants: setup.tenants), options: options)
+        options.resolver = setup.resolver
+        let fileSnapshot = ConfigSnapshot(settings: setup.settings, tenants: setup.tenants)
+        let gatehouse = try Gatehouse(snapshot: fileSnapshot, options: options)
         try await gatehouse.start()
         for agent in [a1, a2, g1] { agent.setAssertionJWKSURL("http://127.0.0.1:\(gatehouse.dataPort)/.gatehouse/jwks.json") }
-        return Harness(group: group, idp: idp, acme: [a1, a2], globex: g1, gatehouse: gatehouse, keyDir: keyDir)
+        let h = Harness(group: group, idp: idp, acme: [a1, a2], globex: g1, gatehouse: gatehouse, keyDir: keyDir)
+        h.fileSnapshot = fileSnapshot
+        h.options = options
+        return h
+    }
+
+    /// Stops Gatehouse and starts a new one on the same configuration and state (new ports):
+    /// what survives is what the store kept.
+    func restartGatehouse() async throws {
+        await gatehouse.shutdown()
+        gatehouse = try Gatehouse(snapshot: fileSnapshot, options: options)
+        try await gatehouse.start()
     }
 
     static func tenant(

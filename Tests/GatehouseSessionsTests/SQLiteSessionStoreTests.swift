@@ -464,7 +464,7 @@ private let tenantA = TenantID("acme")!
 private let tenantB = TenantID("globex")!
 private let tokenBytes: [UInt8] = Array("nonce-ciphertext-tag".utf8)
 
-private var quietLogger: Logger {
+var quietLogger: Logger {
     var logger = Logger(label: "gatehouse.test.sqlite")
     logger.logLevel = .warning
     return logger
@@ -519,7 +519,7 @@ private func microseconds(_ duration: Duration) -> Int {
 }
 
 /// A fresh directory under the system temp dir, removed when the value goes away.
-private final class StoreDirectory {
+final class StoreDirectory {
     let path: String
 
     init() throws {
