@@ -37,9 +37,6 @@ extension AdminAPI {
         case .failure(let r): return await refuse("invalid", "unreadable body", r)
         case .success(let v): body = v
         }
-        if body["name"] != nil {
-            return await refuse("invalid", "name in body", invalid([("name", "the name is taken from the URL; leave it out of the body")]))
-        }
         let settings = deps.control.snapshot.settings
         let idp: IdentityProvider
         switch ConfigLoader.parseIdentityProvider(body, name: name, settings: settings, source: .admin) {

@@ -23,6 +23,8 @@ public enum DemoCommand {
         settings.assertion.keyDir = stateDir + "/keys"
         settings.tenantsDir = stateDir + "/tenants"
         settings.store = .sqlite(path: stateDir + "/state.sqlite")
+        // Created with a random token on first start (mode 0600); the banner shows how to read it.
+        settings.operatorTokenFile = stateDir + "/operator-token"
         let tenants = [
             demoTenant("acme", display: "Acme Corp", idp: idp, agent: acmeAgent),
             demoTenant("globex", display: "Globex Inc", idp: idp, agent: globexAgent),
@@ -34,7 +36,9 @@ public enum DemoCommand {
         let proxy = "http://127.0.0.1:\(gatehouse.dataPort)"
         for agent in [acmeAgent, globexAgent] { agent.setAssertionJWKSURL(proxy + "/.gatehouse/jwks.json") }
 
-        LogOutput.write(banner(proxy: proxy, admin: "http://127.0.0.1:\(gatehouse.adminPort)", idp: idp.issuer), toStderr: false)
+        LogOutput.write(
+            banner(proxy: proxy, admin: "http://127.0.0.1:\(gatehouse.adminPort)", idp: idp.issuer, tokenFile: stateDir + "/operator-token"),
+            toStderr: false)
         await SignalWaiter().waitForTermination()
         LogOutput.write("\nstopping…\n", toStderr: false)
         await gatehouse.shutdown()
@@ -55,7 +59,7 @@ public enum DemoCommand {
             propagate: Tenant.defaultPropagation + [PropagationRule(header: "X-User-Email", source: .claim(try! ClaimPath("email")))])
     }
 
-    static func banner(proxy: String, admin: String, idp: String) -> String {
+    static func banner(proxy: String, admin: String, idp: String, tokenFile: String) -> String {
         let fetch = { (sub: String, tenant: String) in
             "$(curl -s '\(idp)/token?sub=\(sub)&tenant=\(tenant)' | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')"
         }
@@ -63,7 +67,7 @@ public enum DemoCommand {
 
             Gatehouse demo is running (Ctrl-C stops everything).
               proxy      \(proxy)       tenants: acme (/t/acme), globex (/t/globex)
-              admin      \(admin)       /healthz /readyz /metrics
+              admin      \(admin)       /healthz /readyz /metrics /admin/v1/… (openapi.json)
               dev IdP    \(idp)       /token?sub=NAME&tenant=TENANT  /jwks.json
 
             1. Get tokens for alice (tenant acme) and bob (tenant globex):
@@ -88,6 +92,13 @@ public enum DemoCommand {
                  curl -s \(proxy)/.well-known/oauth-protected-resource/t/acme
                  curl -s \(proxy)/.gatehouse/jwks.json
                  curl -s \(admin)/metrics | grep gatehouse_requests_total
+
+            7. The admin API: the operator makes a key for acme's admin, who lists acme's IdPs and sessions:
+                 OP=$(cat \(tokenFile))
+                 KEY=$(curl -s -X POST -H "Authorization: Bearer $OP" \(admin)/admin/v1/tenants/acme/keys | sed -E 's/.*"key":"([^"]+)".*/\\1/')
+                 curl -s -H "Authorization: Bearer $KEY" \(admin)/admin/v1/tenants/acme/idps
+                 curl -s -H "Authorization: Bearer $KEY" \(admin)/admin/v1/tenants/acme/sessions
+                 curl -si -H "Authorization: Bearer $KEY" \(admin)/admin/v1/tenants/globex/idps     # 403: another tenant
 
             """
     }
