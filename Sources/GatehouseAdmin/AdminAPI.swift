@@ -155,7 +155,7 @@ public final class AdminAPI: Sendable {
     }
 
     private func unauthorized(_ request: HTTPServerRequest, why: String, key: String? = nil) -> HTTPServerResponse {
-        var metadata: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(request.path)", "reason": "\(why)"]
+        var metadata: Logger.Metadata = ["method": "\(request.method.rawValue)", "path": "\(AdminLogPath.redacted(request.path))", "reason": "\(why)"]
         if let key { metadata["key_id"] = "\(key)" }
         logger.info("admin request refused: not authenticated", metadata: metadata)
         return .error(
@@ -166,7 +166,7 @@ public final class AdminAPI: Sendable {
     private func refused(_ request: HTTPServerRequest, caller: AdminCaller, _ description: String) -> HTTPServerResponse {
         logger.warning(
             "admin request refused: not allowed",
-            metadata: ["method": "\(request.method.rawValue)", "path": "\(request.path)", "actor": "\(caller.actor)"])
+            metadata: ["method": "\(request.method.rawValue)", "path": "\(AdminLogPath.redacted(request.path))", "actor": "\(caller.actor)"])
         return .error(status: .forbidden, code: "forbidden", description: description)
     }
 

@@ -49,7 +49,7 @@ public final class AdminServer: Sendable {
             logger.debug(
                 "admin request",
                 metadata: [
-                    "method": "\(request.method.rawValue)", "path": "\(request.path)",
+                    "method": "\(request.method.rawValue)", "path": "\(AdminLogPath.redacted(request.path))",
                     "status": "\(response.status.code)",
                     "duration_ms": "\(Int((monotonicSeconds() - began) * 1000))",
                 ])

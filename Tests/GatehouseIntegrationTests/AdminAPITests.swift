@@ -147,3 +147,13 @@ extension Array where Element: Equatable {
         return false
     }
 }
+
+@Suite struct AdminLogPathTests {
+    @Test func sessionIDsInAdminPathsAreHashedForLogs() {
+        let path = "/admin/v1/tenants/acme/sessions/mcp-session-id/secret-session-0001"
+        let logged = AdminLogPath.redacted(path)
+        #expect(!logged.contains("secret-session-0001"))
+        #expect(logged.hasPrefix("/admin/v1/tenants/acme/sessions/mcp-session-id/"))
+        #expect(AdminLogPath.redacted("/admin/v1/tenants/acme/idps/x") == "/admin/v1/tenants/acme/idps/x")
+    }
+}

@@ -78,7 +78,9 @@ import Testing
         process.executableURL = URL(fileURLWithPath: Self.binary)
         process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
         // The environment wins over the file (the file's port 1 would fail to bind).
-        process.environment = ProcessInfo.processInfo.environment.merging(["GATEHOUSE_LISTEN": "127.0.0.1:0"]) { $1 }
+        let operatorToken = "SECRETOPERATOR" + String(repeating: "0", count: 30)
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["GATEHOUSE_LISTEN": "127.0.0.1:0", "GATEHOUSE_OPERATOR_TOKEN": operatorToken, "GATEHOUSE_LOG_LEVEL": "debug"]) { $1 }
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out
@@ -100,6 +102,17 @@ import Testing
         let start = try await client.request("GET", "/.gatehouse/oauth/start/SECRETHANDLE0123456789abcdefghijklmnopqrstuvw")
         #expect(start.status == 404)
 
+        // The admin API: the operator token, a tenant key and session ids never reach a log either.
+        let admin = RawClient(port: try #require(Self.listenPort(in: stderrLog.text, field: "admin")))
+        let created = try await admin.request("POST", "/admin/v1/tenants/acme/keys", headers: [("Authorization", "Bearer \(operatorToken)")])
+        #expect(created.status == 201)
+        let key = try #require(created.json?["key"]?.stringValue)
+        #expect(try await admin.request("GET", "/admin/v1/tenants/acme/idps", headers: [("Authorization", "Bearer \(key)")]).status == 200)
+        #expect(try await admin.request("GET", "/admin/v1/tenants/acme/idps", headers: [("Authorization", "Bearer \(key)x")]).status == 401)
+        let session = try await admin.request(
+            "DELETE", "/admin/v1/tenants/acme/sessions/mcp-session-id/SECRETSESSION0001", headers: [("Authorization", "Bearer \(key)")])
+        #expect(session.status == 404)
+
         // A broken tenant file: the reload is refused and the old configuration keeps serving.
         try dir.write("tenants/acme.yaml", "id: acme\nupstreams: [\n")
         kill(process.processIdentifier, SIGHUP)
@@ -120,6 +133,10 @@ import Testing
         #expect(!everything.contains("SECRETQUERY"), "a query string reached a log")
         #expect(!everything.contains("SECRETCOOKIE"), "a cookie reached a log")
         #expect(!everything.contains("SECRETHANDLE"), "a flow start handle reached a log")
+        #expect(!everything.contains("SECRETOPERATOR"), "the operator token reached a log")
+        #expect(!everything.contains(key.suffix(43)), "a tenant admin key reached a log")
+        #expect(!everything.contains("SECRETSESSION"), "a session id reached a log")
+        #expect(everything.contains("admin request refused"), "refused admin calls are logged")
         // One JSON access line per request, with the fields DESIGN 10 names.
         let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         let accessLines = lines.filter { $0["type"] == .string("access") }
@@ -135,9 +152,9 @@ import Testing
         try await peers.shutdown()
     }
 
-    static func listenPort(in log: String) -> Int? {
+    static func listenPort(in log: String, field: String = "listen") -> Int? {
         for line in log.split(separator: "\n") where line.contains("gatehouse serving") {
-            guard let json = try? JSONParser.parse(String(line)), let listen = json["listen"]?.stringValue,
+            guard let json = try? JSONParser.parse(String(line)), let listen = json[field]?.stringValue,
                 let colon = listen.lastIndex(of: ":")
             else { continue }
             return Int(listen[listen.index(after: colon)...])
