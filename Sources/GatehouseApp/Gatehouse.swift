@@ -118,7 +118,7 @@ public final class Gatehouse: Sendable {
         try await sessions.load()
         try await live.loadRegistered(from: store)
         await keySets.prime(snapshot)
-        let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port)
+        let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port, tls: settings.tls)
         let adminPort = try await admin.start()
         ports.withLock { $0 = (data, adminPort) }
         logger.notice(

@@ -39,6 +39,7 @@ public enum ConfigLoader {
         var problems = reader.problems
         problems += EnvironmentOverrides.apply(environment, to: &settings)
         resolvePaths(in: &settings, base: base)
+        problems += checkTLSFiles(settings, file: settings.configFile.map(FilePaths.lastComponent) ?? "")
         problems += loadOperatorToken(into: &settings, base: base)
         return problems.isEmpty ? .success(settings) : .failure(problems)
     }
@@ -48,6 +49,25 @@ public enum ConfigLoader {
         settings.assertion.keyDir = FilePaths.absolute(settings.assertion.keyDir, relativeTo: base)
         if let file = settings.operatorTokenFile { settings.operatorTokenFile = FilePaths.absolute(file, relativeTo: base) }
         if case .sqlite(let path) = settings.store { settings.store = .sqlite(path: FilePaths.absolute(path, relativeTo: base)) }
+        if let tls = settings.tls {
+            settings.tls = ListenerTLS(
+                certificateFile: FilePaths.absolute(tls.certificateFile, relativeTo: base), keyFile: FilePaths.absolute(tls.keyFile, relativeTo: base))
+        }
+    }
+
+    /// The listener's certificate and key must be readable PEM files (their contents are checked
+    /// when the listener starts).
+    private static func checkTLSFiles(_ settings: GatehouseSettings, file: String) -> [ConfigProblem] {
+        guard let tls = settings.tls else { return [] }
+        var problems: [ConfigProblem] = []
+        for (key, path) in [("tls.certificate_file", tls.certificateFile), ("tls.key_file", tls.keyFile)] {
+            switch FilePaths.readText(path, maxBytes: InputLimits.maxFileBytes) {
+            case .success(let text) where text.contains("-----BEGIN "): break
+            case .success: problems.append(ConfigProblem(file: file, path: key, message: "\(path) is not a PEM file"))
+            case .failure(let failure): problems.append(ConfigProblem(file: file, path: key, message: failure.description))
+            }
+        }
+        return problems
     }
 
     private static func loadOperatorToken(into settings: inout GatehouseSettings, base: String) -> [ConfigProblem] {

@@ -87,9 +87,24 @@ public struct GatehouseSettings: Sendable, Hashable {
     public var protectedPrefixes: [String] = ["x-gatehouse-"]
     public var assertion = AssertionSettings()
     public var limits = GlobalLimits()
+    /// TLS on the data-plane listener (ALPN `h2`, `http/1.1`); nil: cleartext (HTTP/1.1, and
+    /// HTTP/2 with prior knowledge).
+    public var tls: ListenerTLS?
     public var logLevel: LogLevel = .info
     /// The config file these settings came from (absolute), if any.
     public var configFile: String?
 
     public init() {}
+}
+
+/// `tls:` of `gatehouse.yaml`: PEM files for the data-plane listener. Absolute paths once loaded.
+public struct ListenerTLS: Sendable, Hashable {
+    /// The certificate chain, leaf first.
+    public var certificateFile: String
+    public var keyFile: String
+
+    public init(certificateFile: String, keyFile: String) {
+        self.certificateFile = certificateFile
+        self.keyFile = keyFile
+    }
 }

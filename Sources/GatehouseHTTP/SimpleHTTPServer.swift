@@ -119,10 +119,12 @@ final class ServerStats: Sendable {
 }
 
 /// Closes a connection on the idle event raised by `IdleStateHandler`.
-final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
-    typealias InboundIn = NIOAny
+public final class IdleConnectionCloser: ChannelInboundHandler, Sendable {
+    public typealias InboundIn = NIOAny
 
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+    public init() {}
+
+    public func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         if event is IdleStateHandler.IdleStateEvent {
             context.close(promise: nil)
         } else {

@@ -1,5 +1,6 @@
 import Crypto
 import GatehouseCore
+import Synchronization
 
 /// Signs the short-lived identity assertion Gatehouse adds for upstreams (DESIGN 2.1 `assertion`),
 /// with its own ES256 keys: the newest key signs, every key is published, so a new key can be
@@ -44,9 +45,51 @@ public final class AssertionSigner: Sendable {
         self.jwksDocument = Array(JSONValue.object(["keys": .array(published)]).compactText.utf8)
     }
 
-    /// A compact ES256 JWT for `principal`, valid for `ttlSeconds`.
+    /// The assertion for `principal`: a fresh one, or the one signed for the same identity (tenant,
+    /// IdP, issuer, subject, client, scopes) less than half its lifetime ago, so an upstream always
+    /// gets at least `ttlSeconds / 2` of validity. Signing costs a P-256 signature (tens of
+    /// microseconds); a caller making many requests pays it about once per half-lifetime.
+    /// A reused assertion keeps its `jti`: it names the assertion, not the request
+    /// (`X-Request-Id` does that).
+    public func assertion(for principal: Principal) -> String {
+        let key = ReuseKey(principal)
+        let now = clock()
+        let shard = reuse[Int(UInt(bitPattern: key.hashValue) % UInt(reuse.count))]
+        if let hit = shard.entries.withLock({ $0[key] }), now < hit.reuseUntil, now >= hit.issuedAt { return hit.token }
+        let iat = now.rounded(.down)
+        let token = sign(principal, issuedAt: Int64(iat))
+        shard.entries.withLock { entries in
+            if entries.count >= Self.reuseEntriesPerShard { entries.removeAll(keepingCapacity: true) }
+            entries[key] = (token, iat, iat + Double(ttlSeconds) / 2)
+        }
+        return token
+    }
+
+    struct ReuseKey: Hashable, Sendable {
+        var tenant: TenantID
+        var idp: String
+        var issuer: String
+        var subject: String
+        var clientID: String?
+        var scopes: [String]
+
+        init(_ p: Principal) {
+            (tenant, idp, issuer, subject, clientID, scopes) = (p.tenant, p.idp, p.issuer, p.subject, p.clientID, p.scopes)
+        }
+    }
+
+    private static let reuseEntriesPerShard = 4096
+    final class ReuseShard: Sendable {
+        let entries = Mutex<[ReuseKey: (token: String, issuedAt: Double, reuseUntil: Double)]>([:])
+    }
+    private let reuse: [ReuseShard] = (0..<16).map { _ in ReuseShard() }
+
+    /// A compact ES256 JWT for `principal`, valid for `ttlSeconds`, always freshly signed.
     public func sign(_ principal: Principal) -> String {
-        let iat = Int64(clock().rounded(.down))
+        sign(principal, issuedAt: Int64(clock().rounded(.down)))
+    }
+
+    private func sign(_ principal: Principal, issuedAt iat: Int64) -> String {
         var claims: [String: JSONValue] = [
             "iss": .string(issuer),
             "sub": .string(principal.subject),

@@ -444,7 +444,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if tenant.tenant.authorization == .drop { headers.remove(name: "authorization") }
         HeaderRewriting.propagate(into: &headers, tenant: tenant, principal: principal, logger: runtime.logger, requestID: ex.requestID)
         if settings.assertion.enabled, let signer = runtime.signer {
-            headers.replaceOrAdd(name: settings.assertion.header, value: signer.sign(principal))
+            headers.replaceOrAdd(name: settings.assertion.header, value: signer.assertion(for: principal))
         }
         if let ip = remoteIP {
             let prior = headers[canonicalForm: "x-forwarded-for"].joined(separator: ", ")

@@ -20,10 +20,12 @@ public final class ProxyServer: Sendable {
         self.pools = UpstreamPools(group: group, tls: try NIOSSLContext(configuration: tls))
     }
 
-    /// Binds and starts serving; returns the bound port (useful with port 0).
-    public func start(host: String, port: Int) async throws -> Int {
+    /// Binds and starts serving; returns the bound port (useful with port 0). With `tls`, the
+    /// listener speaks TLS only (ALPN `h2`, `http/1.1`); without, HTTP/1.1 and h2c with prior knowledge.
+    public func start(host: String, port: Int, tls: ListenerTLS? = nil) async throws -> Int {
         let runtime = self.runtime
         let pools = self.pools
+        let tlsContext = try tls.map(ProxyPipeline.tlsContext)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -31,9 +33,7 @@ public final class ProxyServer: Sendable {
             .childChannelOption(.maxMessagesPerRead, value: 16)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    let sync = channel.pipeline.syncOperations
-                    try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-                    try sync.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: "http"))
+                    try ProxyPipeline.configure(channel, runtime: runtime, pools: pools, tls: tlsContext)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()

@@ -107,6 +107,35 @@ struct AssertionSignerTests {
         #expect(verified.scopes == ["read", "write"])
     }
 
+    @Test("an assertion is reused for the same identity for half its lifetime, never past it")
+    func reuseWindow() throws {
+        let dir = try Self.tempKeyDir()
+        defer { try? FileManager.default.removeItem(atPath: dir.root) }
+        let clock = TestClock()
+        let signer = try AssertionSigner(keyDirectory: dir.keys, issuer: "gatehouse", ttlSeconds: 60, clock: clock.now)
+        let first = signer.assertion(for: Self.principal)
+        clock.advance(29)
+        #expect(signer.assertion(for: Self.principal) == first, "reused within ttl/2")
+        var other = Self.principal
+        other.subject = "user-2"
+        #expect(signer.assertion(for: other) != first, "another subject never gets it")
+        var narrower = Self.principal
+        narrower.scopes = ["read"]
+        #expect(signer.assertion(for: narrower) != first, "other scopes never get it")
+        var otherTenant = Self.principal
+        otherTenant.tenant = TenantID("globex")!
+        #expect(signer.assertion(for: otherTenant) != first)
+        clock.advance(1)
+        let second = signer.assertion(for: Self.principal)
+        #expect(second != first, "re-signed once half the lifetime has passed")
+        let claims = try JSONParser.parse(try #require(Base64URL.decode(second.split(separator: ".")[1])))
+        #expect(claims["iat"] == .number("1700000030"))
+        #expect(claims["exp"] == .number("1700000090"))
+        // A clock that goes backwards does not serve an assertion from the future.
+        clock.advance(-20)
+        #expect(signer.assertion(for: Self.principal) != second)
+    }
+
     @Test("a second signer on the same directory reuses the key")
     func reusesKey() throws {
         let dir = try Self.tempKeyDir()
