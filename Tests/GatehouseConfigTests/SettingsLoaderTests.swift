@@ -36,6 +36,20 @@ import Testing
         #expect(settings.logLevel == .info)
     }
 
+    @Test func tlsNeedsBothReadablePEMFilesResolvedAgainstTheConfigFolder() throws {
+        let dir = try TemporaryDirectory()
+        _ = try dir.write("certs/cert.pem", "-----BEGIN CERTIFICATE-----\n")
+        _ = try dir.write("certs/key.pem", "-----BEGIN PRIVATE KEY-----\n")
+        _ = try dir.write("certs/not-pem.txt", "hello")
+        let ok = try load("tls:\n  certificate_file: certs/cert.pem\n  key_file: certs/key.pem\n", in: dir)
+        #expect(ok.value?.tls == ListenerTLS(certificateFile: dir.path + "/certs/cert.pem", keyFile: dir.path + "/certs/key.pem"))
+        #expect(try load("tls:\n  certificate_file: certs/cert.pem\n", in: dir).problems.map(\.path) == ["tls.key_file"])
+        #expect(try load("tls:\n  certificate_file: certs/missing.pem\n  key_file: certs/key.pem\n", in: dir).problems.map(\.path) == ["tls.certificate_file"])
+        #expect(try load("tls:\n  certificate_file: certs/cert.pem\n  key_file: certs/not-pem.txt\n", in: dir).problems.map(\.path) == ["tls.key_file"])
+        #expect(try load("tls:\n  certificate_file: certs/cert.pem\n  key_file: certs/key.pem\n  ciphers: all\n", in: dir).problems.map(\.path) == ["tls.ciphers"])
+        #expect(try load("", in: dir).value?.tls == nil)
+    }
+
     @Test func emptyFileGivesDefaults() throws {
         let dir = try TemporaryDirectory()
         let settings = try #require(try load("", in: dir).value)
