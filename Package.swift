@@ -23,6 +23,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Value types shared by every layer. No I/O.
@@ -77,6 +78,17 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // The PostgreSQL store (`store: postgres://…`): shared state for several replicas.
+        .target(
+            name: "GatehousePostgres",
+            dependencies: [
+                "GatehouseCore", "GatehouseSessions",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The data plane.
         .target(
             name: "GatehouseProxy",
@@ -112,7 +124,7 @@ let package = Package(
             name: "GatehouseApp",
             dependencies: [
                 "GatehouseCore", "GatehouseConfig", "GatehouseIdentity", "GatehouseHTTP", "GatehouseProxy", "GatehouseAdmin",
-                "GatehouseSessions",
+                "GatehouseSessions", "GatehousePostgres",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -139,6 +151,14 @@ let package = Package(
         ),
         .testTarget(name: "GatehouseCoreTests", dependencies: ["GatehouseCore"]),
         .testTarget(name: "GatehouseSessionsTests", dependencies: ["GatehouseSessions"]),
+        .testTarget(
+            name: "GatehousePostgresTests",
+            dependencies: [
+                "GatehousePostgres", "GatehouseSessions", "GatehouseCore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
         .testTarget(
@@ -153,7 +173,7 @@ let package = Package(
             name: "GatehouseIntegrationTests",
             dependencies: [
                 "GatehouseProxy", "GatehouseAdmin", "GatehouseDemo", "GatehouseHTTP", "GatehouseIdentity", "GatehouseConfig", "GatehouseApp",
-                "GatehouseSessions",
+                "GatehouseSessions", "GatehousePostgres",
                 // Built so that the CLI tests can run the real binary.
                 "gatehouse",
                 .product(name: "Crypto", package: "swift-crypto"),

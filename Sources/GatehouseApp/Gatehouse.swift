@@ -3,6 +3,7 @@ import GatehouseConfig
 import GatehouseCore
 import GatehouseHTTP
 import GatehouseIdentity
+import GatehousePostgres
 import GatehouseProxy
 import GatehouseSessions
 import Logging
@@ -78,8 +79,9 @@ public final class Gatehouse: Sendable {
         switch settings.store {
         case .sqlite(let path):
             store = try SQLiteSessionStore(path: path, logger: logger)
-        case .postgres:
-            throw GatehouseStartError(message: "store: postgres is not supported yet; use sqlite:PATH")
+        case .postgres(let url):
+            // Connects and migrates on first use: `start()` loading the bindings.
+            store = try PostgresStore(url: url, logger: logger)
         }
         self.store = store
         let sessions = SessionTable(store: store, clock: options.clock, metrics: metrics, logger: logger)
@@ -179,6 +181,7 @@ public final class Gatehouse: Sendable {
         // Last: the final requests may have slid expiries or still been writing bindings.
         await sessions.flushTouches()
         if let sqlite = store as? SQLiteSessionStore { await sqlite.close() }
+        if let postgres = store as? PostgresStore { await postgres.close() }
     }
 }
 

@@ -11,8 +11,11 @@ enum StoreSpec {
             return .success(.sqlite(path: path))
         }
         if text.hasPrefix("postgres://") || text.hasPrefix("postgresql://") {
-            guard ParsedURL(text) != nil else {
-                return .failure(Invalid("is not a valid postgres URL (expected postgres://USER:PASSWORD@HOST[:PORT]/DATABASE)"))
+            // The same parser the store connects with: a URL `check` accepts is one `serve` can use.
+            do {
+                _ = try PostgresURL(parsing: text)
+            } catch {
+                return .failure(Invalid(error.message))
             }
             return .success(.postgres(url: text))
         }

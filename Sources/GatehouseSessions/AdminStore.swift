@@ -94,5 +94,5 @@ public protocol AdminStore: Sendable {
     func auditEntries(tenant: TenantID?, before: Int64?, limit: Int) async throws -> [AuditEntry]
 }
 
-/// A store that serves both the data plane and the admin API (SQLite now, PostgreSQL later).
+/// A store that serves both the data plane and the admin API (`SQLiteSessionStore`, `PostgresStore`).
 public typealias GatehouseStore = SessionStore & AdminStore

@@ -5,7 +5,8 @@ import GatehouseCore
 /// Every mutating call returns only once the change is durable (it survives `kill -9` of the
 /// process). The hot path never waits on the store for lookups: `SessionTable` serves them from
 /// memory and uses the store only to persist changes and to reload at start.
-/// Implementations: `SQLiteSessionStore` (embedded default), PostgreSQL later.
+/// Implementations: `SQLiteSessionStore` (embedded default) and `PostgresStore` (module
+/// GatehousePostgres, shared by several replicas); one conformance suite checks both.
 public protocol SessionStore: Sendable {
     /// Every binding whose `expiresAt` is after `now`, for loading into memory at start.
     func loadBindings(now: Double) async throws -> [SessionBinding]

@@ -89,6 +89,14 @@ final class Harness: @unchecked Sendable {
         try await gatehouse.start()
     }
 
+    /// Starts another Gatehouse on the same configuration and state (new ports), as a second
+    /// replica behind a load balancer would run; the caller shuts it down.
+    func startReplica() async throws -> Gatehouse {
+        let replica = try Gatehouse(snapshot: fileSnapshot, options: options)
+        try await replica.start()
+        return replica
+    }
+
     static func tenant(
         _ id: String, idp: DevIdentityProvider, upstreams: [EchoAgent], hosts: [String] = [], claimsRule: Bool = true
     ) -> Tenant {
