@@ -1,0 +1,385 @@
+#!/usr/bin/env bash
+# Gatehouse next to the servers it is compared with, on this machine, in one run:
+#   direct    the upstream itself (nginx `return 200`)
+#   nginx     nginx as a plain reverse proxy (no token check)
+#   haproxy   HAProxy with jwt_verify (RS256, PEM public key), iss/client_id/exp checks and two
+#             claim headers from the token; bad tokens get 401
+#   gatehouse the same checks and the same two claim headers, plus its signed assertion (and a
+#             row without it), with the verified-token cache on (one token reused) and off
+#             (`identity.token_cache_entries: 0`: every request verifies a signature, as HAProxy does)
+# HTTP/1.1 with wrk (requests/s, p50, p99), then HTTP/2 cleartext with h2load against whichever
+# servers speak h2c. wrk and h2load run on CPU 0; the server under test and the upstream on CPU 1.
+# Before measuring, every server must answer 200 with the token, and HAProxy and Gatehouse 401
+# without it and with a tampered signature. Each figure is the median of three runs (each column
+# on its own; "range" is the spread of requests/s), the runs of all servers interleaved.
+#
+# Usage: scripts/bench/compare.sh
+#   DURATION=10     seconds per run          QUICK=1          one run instead of three
+#   CONNECTIONS=32  wrk connections          H2_CLIENTS=8 H2_STREAMS=4   h2load clients x streams
+#   GATEHOUSE_BIN=… use this binary instead of building .build/release/gatehouse
+#   PORT_BASE=19000 first of the loopback ports used
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+DURATION="${DURATION:-10}"
+REPEATS=3
+if [ "${QUICK:-0}" = 1 ]; then REPEATS=1; fi
+CONNECTIONS="${CONNECTIONS:-32}"
+H2_CLIENTS="${H2_CLIENTS:-8}"
+H2_STREAMS="${H2_STREAMS:-4}"
+WARMUP_SECONDS=2
+PORT_BASE="${PORT_BASE:-19000}"
+UP=$PORT_BASE; UP_H2=$((PORT_BASE + 1))
+NGX=$((PORT_BASE + 10)); NGX_H2=$((PORT_BASE + 11))
+HA=$((PORT_BASE + 20)); HA_H2=$((PORT_BASE + 21))
+GH=$((PORT_BASE + 30)); GH_ADMIN=$((PORT_BASE + 31))
+LOADGEN_CPU=0; SERVER_CPU=1
+# Gatehouse's h2c URL (prior knowledge on its cleartext listener). A build that does not answer
+# h2c there gets "n/a" in the h2c table, as does GATEHOUSE_H2C_URL= (empty) in the environment.
+GATEHOUSE_H2C_URL="${GATEHOUSE_H2C_URL-http://127.0.0.1:$GH/t/bench/}"
+ISSUER="https://bench.example"
+
+# --- tools -------------------------------------------------------------------------------------
+missing=()
+for pair in wrk:wrk h2load:nghttp2-client nginx:nginx haproxy:haproxy curl:curl taskset:util-linux; do
+  command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing ${missing[*]} from Debian" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+python3 -c "import cryptography" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check cryptography
+if [ -n "${GATEHOUSE_BIN:-}" ]; then
+  GATEHOUSE="$GATEHOUSE_BIN"
+else
+  swift build -c release --product gatehouse >&2
+  GATEHOUSE=.build/release/gatehouse
+fi
+GATEHOUSE="$(cd "$(dirname "$GATEHOUSE")" && pwd)/$(basename "$GATEHOUSE")"
+
+# --- work folder and clean-up ------------------------------------------------------------------
+WORK=$(mktemp -d)
+chmod 755 "$WORK"   # nginx workers (an unprivileged user) read the key set from here
+PIDS=()
+NGINX_PREFIXES=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  for prefix in "${NGINX_PREFIXES[@]}"; do nginx -p "$prefix" -c nginx.conf -e "$prefix/error.log" -s stop 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+python3 scripts/bench/mint.py "$WORK" "$ISSUER" bench
+chmod 644 "$WORK/jwks.json" "$WORK/public.pem"
+TOKEN=$(cat "$WORK/token")
+TAMPERED=$(cat "$WORK/token.tampered")
+
+# Polls until `curl` gets any HTTP answer from $1 (bounded: 10 s).
+wait_http() {
+  for _ in $(seq 100); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "$@" 2>/dev/null)" != 000 ]; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing answers at $*" >&2
+  return 1
+}
+
+# Fails unless `curl ARGS…` gets status $1.
+expect_status() {
+  local want=$1; shift
+  local got
+  got=$(curl -s -o /dev/null -w '%{http_code}' "$@")
+  if [ "$got" != "$want" ]; then echo "expected $want, got $got from: curl $*" >&2; return 1; fi
+}
+
+# Fails unless the upstream saw the propagated identity (its /echo location returns the two
+# headers), even when the client sends spoofed values for them.
+expect_identity() {
+  local url=$1 body
+  body=$(curl -s -H "Authorization: Bearer $TOKEN" -H "X-User-Id: spoofed" -H "X-Tenant-Id: spoofed" "$url")
+  if [ "$body" != "bench|bench-user" ]; then echo "upstream saw identity '$body' via $url (expected bench|bench-user)" >&2; return 1; fi
+}
+
+# --- upstream and nginx proxy ------------------------------------------------------------------
+start_nginx() {  # $1: prefix folder holding nginx.conf
+  mkdir -p "$1/logs"
+  taskset -c "$SERVER_CPU" nginx -p "$1" -c nginx.conf -e "$1/error.log"
+  NGINX_PREFIXES+=("$1")
+}
+
+mkdir -p "$WORK/upstream"
+cat > "$WORK/upstream/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/upstream/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$UP;
+    listen 127.0.0.1:$UP_H2 http2;
+    location = /jwks.json { default_type application/json; alias $WORK/jwks.json; }
+    location = /echo { default_type text/plain; return 200 "\$http_x_tenant_id|\$http_x_user_id"; }
+    location / { default_type text/plain; return 200 "ok\n"; }
+  }
+}
+NGINX
+start_nginx "$WORK/upstream"
+
+mkdir -p "$WORK/proxy"
+cat > "$WORK/proxy/nginx.conf" <<NGINX
+worker_processes 1;
+pid $WORK/proxy/nginx.pid;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream agent { server 127.0.0.1:$UP; keepalive 64; }
+  server {
+    listen 127.0.0.1:$NGX;
+    listen 127.0.0.1:$NGX_H2 http2;
+    location / {
+      proxy_pass http://agent;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+    }
+  }
+}
+NGINX
+start_nginx "$WORK/proxy"
+
+# --- HAProxy -----------------------------------------------------------------------------------
+cat > "$WORK/haproxy.cfg" <<HAPROXY
+global
+  nbthread 1
+  maxconn 4000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  option http-keep-alive
+frontend gate
+  bind 127.0.0.1:$HA
+  bind 127.0.0.1:$HA_H2 proto h2
+  http-request del-header X-Tenant-Id
+  http-request del-header X-User-Id
+  http-request set-var(txn.bearer) http_auth_bearer
+  http-request set-var(txn.now) date
+  http-request deny status 401 unless { var(txn.bearer) -m found }
+  http-request deny status 401 unless { var(txn.bearer),jwt_header_query('\$.alg') -m str RS256 }
+  http-request deny status 401 unless { var(txn.bearer),jwt_verify("RS256","$WORK/public.pem") -m int 1 }
+  http-request deny status 401 unless { var(txn.bearer),jwt_payload_query('\$.iss') -m str $ISSUER }
+  http-request deny status 401 unless { var(txn.bearer),jwt_payload_query('\$.client_id') -m str bench-client }
+  http-request deny status 401 unless { var(txn.bearer),jwt_payload_query('\$.exp','int'),sub(txn.now) -m int gt 0 }
+  http-request set-header X-Tenant-Id %[var(txn.bearer),jwt_payload_query('\$.tenant')]
+  http-request set-header X-User-Id %[var(txn.bearer),jwt_payload_query('\$.sub')]
+  default_backend agent
+backend agent
+  http-reuse always
+  server up1 127.0.0.1:$UP
+HAPROXY
+haproxy -c -q -f "$WORK/haproxy.cfg"
+taskset -c "$SERVER_CPU" haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
+PIDS+=($!)
+
+# --- Gatehouse ---------------------------------------------------------------------------------
+GATEHOUSE_PID=
+# Writes a config folder: $1 name, $2 token_cache_entries, $3 assertion enabled (true/false).
+gatehouse_config() {
+  local dir="$WORK/gatehouse-$1"
+  mkdir -p "$dir/tenants"
+  cat > "$dir/gatehouse.yaml" <<YAML
+listen: "127.0.0.1:$GH"
+admin:
+  listen: "127.0.0.1:$GH_ADMIN"
+tenants_dir: tenants
+identity:
+  token_cache_entries: $2
+  insecure_idp_hosts: ["127.0.0.1"]
+assertion:
+  enabled: $3
+  key_dir: keys
+YAML
+  cat > "$dir/tenants/bench.yaml" <<YAML
+id: bench
+match:
+  path_prefix: "/t/bench"
+idps:
+  - name: bench
+    issuer: "$ISSUER"
+    jwks_uri: "http://127.0.0.1:$UP/jwks.json"
+    allowed_clients: ["bench-client"]
+    algorithms: [RS256]
+upstreams:
+  - url: "http://127.0.0.1:$UP"
+propagate:
+  X-Tenant-Id: "tenant"
+  X-User-Id: "sub"
+YAML
+}
+
+start_gatehouse() {  # $1: config name
+  stop_gatehouse
+  # The access log goes to /dev/null (Gatehouse still formats and writes every line).
+  taskset -c "$SERVER_CPU" "$GATEHOUSE" serve --config "$WORK/gatehouse-$1/gatehouse.yaml" > /dev/null 2> "$WORK/gatehouse-$1.log" &
+  GATEHOUSE_PID=$!
+  PIDS+=("$GATEHOUSE_PID")
+  wait_http "http://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
+}
+
+stop_gatehouse() {
+  if [ -n "$GATEHOUSE_PID" ]; then
+    kill "$GATEHOUSE_PID" 2>/dev/null || true
+    wait "$GATEHOUSE_PID" 2>/dev/null || true
+    GATEHOUSE_PID=
+  fi
+}
+
+gatehouse_config cached 100000 true
+gatehouse_config nocache 0 true
+gatehouse_config cached-noassert 100000 false
+gatehouse_config nocache-noassert 0 false
+
+# --- honesty checks before any measurement ------------------------------------------------------
+AUTH=(-H "Authorization: Bearer $TOKEN")
+wait_http "http://127.0.0.1:$UP/"
+wait_http "http://127.0.0.1:$NGX/"
+wait_http "http://127.0.0.1:$HA/" || { cat "$WORK/haproxy.log" >&2; exit 1; }
+expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$UP/"
+expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$NGX/"
+expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$HA/"
+expect_status 401 "http://127.0.0.1:$HA/"
+expect_status 401 -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$HA/"
+expect_identity "http://127.0.0.1:$HA/echo"
+expect_status 401 --http2-prior-knowledge -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$HA_H2/"
+for name in cached nocache cached-noassert nocache-noassert; do
+  start_gatehouse "$name"
+  expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$GH/t/bench/"
+  expect_status 401 "http://127.0.0.1:$GH/t/bench/"
+  expect_status 401 -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$GH/t/bench/"
+  expect_identity "http://127.0.0.1:$GH/t/bench/echo"
+  if [ -n "$GATEHOUSE_H2C_URL" ]; then
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "${AUTH[@]}" "$GATEHOUSE_H2C_URL" || true)" = 200 ]; then
+      expect_status 401 --http2-prior-knowledge -H "Authorization: Bearer $TAMPERED" "$GATEHOUSE_H2C_URL"
+    else
+      echo "this Gatehouse build does not answer h2c at $GATEHOUSE_H2C_URL: its h2c row is n/a" >&2
+      GATEHOUSE_H2C_URL=""
+    fi
+  fi
+done
+stop_gatehouse
+echo "checks passed: every server answers 200 with the token; HAProxy and Gatehouse answer 401 without it and with a tampered signature, and propagate the identity" >&2
+
+# --- measuring ---------------------------------------------------------------------------------
+# wrk's latency text (e.g. 812.00us, 1.25ms, 1.01s) in microseconds.
+to_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) f = 1; else if (v ~ /ms$/) f = 1000; else if (v ~ /s$/) f = 1000000; else f = 1; printf "%.1f", n * f }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# One wrk run: prints "rps p50_us p99_us"; fails when any answer was not 2xx or a socket erred.
+wrk_once() {
+  local out rps p50 p99
+  out=$(taskset -c "$LOADGEN_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "${AUTH[@]}" "$1")
+  if grep -qE 'Non-2xx|Socket errors' <<< "$out"; then echo "wrk saw errors for $1:" >&2; echo "$out" >&2; return 1; fi
+  rps=$(awk '/^Requests\/sec/ { print $2 }' <<< "$out")
+  p50=$(to_us "$(awk '$1 == "50%" { print $2 }' <<< "$out")")
+  p99=$(to_us "$(awk '$1 == "99%" { print $2 }' <<< "$out")")
+  echo "$rps $p50 $p99"
+}
+
+# One h2load run: prints "rps mean_us"; fails unless every request succeeded with a 2xx.
+h2_once() {
+  local out rps mean
+  out=$(taskset -c "$LOADGEN_CPU" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t1 -D "$DURATION" "${AUTH[@]}" "$1")
+  if ! grep -qE '^requests: .* 0 failed, 0 errored, 0 timeout' <<< "$out" || ! grep -qE '^status codes: [0-9]+ 2xx, 0 3xx, 0 4xx, 0 5xx' <<< "$out"; then
+    echo "h2load saw failures for $1:" >&2; echo "$out" >&2; return 1
+  fi
+  rps=$(awk '/^finished in/ { print $4 }' <<< "$out")
+  mean=$(to_us "$(awk '/^time for request:/ { print $6 }' <<< "$out")")
+  echo "$rps $mean"
+}
+
+# What is measured, in this order in every round: "protocol|label|URL|Gatehouse config".
+# Rounds interleave the servers, so that a burst of other work on this machine (it may be shared)
+# hits every server's repeats alike rather than all of one server's. An empty URL prints "n/a".
+TARGETS=(
+  "h1|direct (nginx return 200)|http://127.0.0.1:$UP/|"
+  "h1|nginx reverse proxy, no token check|http://127.0.0.1:$NGX/|"
+  "h1|HAProxy 2.6 jwt_verify, every request|http://127.0.0.1:$HA/|"
+  "h1|Gatehouse, one token reused (cache)|http://127.0.0.1:$GH/t/bench/|cached"
+  "h1|Gatehouse, cache off (verify each)|http://127.0.0.1:$GH/t/bench/|nocache"
+  "h1|Gatehouse, no assertion, cache|http://127.0.0.1:$GH/t/bench/|cached-noassert"
+  "h1|Gatehouse, no assertion, cache off|http://127.0.0.1:$GH/t/bench/|nocache-noassert"
+  "h2|direct (nginx return 200)|http://127.0.0.1:$UP_H2/|"
+  "h2|nginx reverse proxy, no token check|http://127.0.0.1:$NGX_H2/|"
+  "h2|HAProxy 2.6 jwt_verify, every request|http://127.0.0.1:$HA_H2/|"
+  "h2|Gatehouse, one token reused (cache)|$GATEHOUSE_H2C_URL|cached"
+)
+
+declare -A RPS=() P50=() P99=()
+echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for round in $(seq "$REPEATS"); do
+  for i in "${!TARGETS[@]}"; do
+    IFS='|' read -r proto label url config <<< "${TARGETS[$i]}"
+    if [ -z "$url" ]; then continue; fi
+    if [ -n "$config" ]; then start_gatehouse "$config"; else stop_gatehouse; fi
+    echo "round $round/$REPEATS: $label ($proto, ${DURATION}s)" >&2
+    if [ "$proto" = h1 ]; then
+      taskset -c "$LOADGEN_CPU" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP_SECONDS}s" "${AUTH[@]}" "$url" > /dev/null
+      line=$(wrk_once "$url")
+    else
+      expect_status 200 --http2-prior-knowledge "${AUTH[@]}" "$url"
+      taskset -c "$LOADGEN_CPU" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t1 -D "$WARMUP_SECONDS" "${AUTH[@]}" "$url" > /dev/null
+      line=$(h2_once "$url")
+    fi
+    read -r rps p50 p99 <<< "$line"
+    RPS[$i]+=" $rps"; P50[$i]+=" $p50"; P99[$i]+=" ${p99:-}"
+  done
+done
+stop_gatehouse
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+
+# --- the tables --------------------------------------------------------------------------------
+ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }'; }
+rule() { printf -- '-%.0s' $(seq "$1"); }
+
+echo
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), median of $REPEATS x ${DURATION}s"
+for proto in h1 h2; do
+  echo
+  if [ "$proto" = h1 ]; then
+    printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "HTTP/1.1, wrk -t1 -c$CONNECTIONS" "requests/s" "range" "p50 ms" "p99 ms" "vs direct"
+    printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "$(rule 38)" "$(rule 9):" "$(rule 12):" "$(rule 7):" "$(rule 7):" "$(rule 8):"
+  else
+    printf '| %-38s | %10s | %13s | %8s | %9s |\n' "h2c, h2load -c$H2_CLIENTS -m$H2_STREAMS" "requests/s" "range" "mean ms" "vs direct"
+    printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$(rule 38)" "$(rule 9):" "$(rule 12):" "$(rule 7):" "$(rule 8):"
+  fi
+  direct=
+  for i in "${!TARGETS[@]}"; do
+    IFS='|' read -r p label url config <<< "${TARGETS[$i]}"
+    if [ "$p" != "$proto" ]; then continue; fi
+    if [ -z "$url" ]; then
+      if [ "$proto" = h1 ]; then cells=(n/a n/a n/a n/a n/a); else cells=(n/a n/a n/a n/a); fi
+    else
+      # shellcheck disable=SC2086  # the lists are space-separated on purpose
+      rps=$(median ${RPS[$i]}); spread=$(range ${RPS[$i]}); p50=$(median ${P50[$i]})
+      direct=${direct:-$rps}
+      if [ "$proto" = h1 ]; then
+        # shellcheck disable=SC2086
+        cells=("$(printf '%.0f' "$rps")" "$spread" "$(ms "$p50")" "$(ms "$(median ${P99[$i]})")" "$(ratio "$rps" "$direct")")
+      else
+        cells=("$(printf '%.0f' "$rps")" "$spread" "$(ms "$p50")" "$(ratio "$rps" "$direct")")
+      fi
+    fi
+    if [ "$proto" = h1 ]; then
+      printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "$label" "${cells[@]}"
+    else
+      printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$label" "${cells[@]}"
+    fi
+  done
+done
