@@ -17,7 +17,8 @@
 #   DURATION=10     seconds per run          QUICK=1          one run instead of three
 #   CONNECTIONS=32  wrk connections          H2_CLIENTS=8 H2_STREAMS=4   h2load clients x streams
 #   GATEHOUSE_BIN=… use this binary instead of building .build/release/gatehouse
-#   PORT_BASE=19000 first of the loopback ports used
+#   GATEHOUSE_H2C_URL= (empty) leave Gatehouse out of the h2c table
+#   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+31)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -61,12 +62,22 @@ GATEHOUSE="$(cd "$(dirname "$GATEHOUSE")" && pwd)/$(basename "$GATEHOUSE")"
 # --- work folder and clean-up ------------------------------------------------------------------
 WORK=$(mktemp -d)
 chmod 755 "$WORK"   # nginx workers (an unprivileged user) read the key set from here
-PIDS=()
-NGINX_PREFIXES=()
+HAPROXY_PID=
+GATEHOUSE_PID=
+NGINX_PIDS=()
+stop_gatehouse() {
+  if [ -n "$GATEHOUSE_PID" ]; then
+    kill "$GATEHOUSE_PID" 2>/dev/null || true
+    wait "$GATEHOUSE_PID" 2>/dev/null || true
+    GATEHOUSE_PID=
+  fi
+}
 cleanup() {
-  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-  for prefix in "${NGINX_PREFIXES[@]}"; do nginx -p "$prefix" -c nginx.conf -e "$prefix/error.log" -s stop 2>/dev/null || true; done
+  stop_gatehouse
+  for pid in $HAPROXY_PID "${NGINX_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -103,15 +114,24 @@ expect_identity() {
   if [ "$body" != "bench|bench-user" ]; then echo "upstream saw identity '$body' via $url (expected bench|bench-user)" >&2; return 1; fi
 }
 
+# Nothing may answer on our ports yet: a leftover server would be measured instead of ours.
+for port in $UP $UP_H2 $NGX $NGX_H2 $HA $HA_H2 $GH $GH_ADMIN; do
+  if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
+    echo "something already answers on 127.0.0.1:$port; stop it or set PORT_BASE" >&2
+    exit 1
+  fi
+done
+
 # --- upstream and nginx proxy ------------------------------------------------------------------
-start_nginx() {  # $1: prefix folder holding nginx.conf
+start_nginx() {  # $1: prefix folder holding nginx.conf (with `daemon off`: it stays our child)
   mkdir -p "$1/logs"
-  taskset -c "$SERVER_CPU" nginx -p "$1" -c nginx.conf -e "$1/error.log"
-  NGINX_PREFIXES+=("$1")
+  taskset -c "$SERVER_CPU" nginx -p "$1" -c nginx.conf -e "$1/error.log" &
+  NGINX_PIDS+=($!)
 }
 
 mkdir -p "$WORK/upstream"
 cat > "$WORK/upstream/nginx.conf" <<NGINX
+daemon off;
 worker_processes 1;
 pid $WORK/upstream/nginx.pid;
 events { worker_connections 4096; }
@@ -131,6 +151,7 @@ start_nginx "$WORK/upstream"
 
 mkdir -p "$WORK/proxy"
 cat > "$WORK/proxy/nginx.conf" <<NGINX
+daemon off;
 worker_processes 1;
 pid $WORK/proxy/nginx.pid;
 events { worker_connections 4096; }
@@ -184,10 +205,9 @@ backend agent
 HAPROXY
 haproxy -c -q -f "$WORK/haproxy.cfg"
 taskset -c "$SERVER_CPU" haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
-PIDS+=($!)
+HAPROXY_PID=$!
 
 # --- Gatehouse ---------------------------------------------------------------------------------
-GATEHOUSE_PID=
 # Writes a config folder: $1 name, $2 token_cache_entries, $3 assertion enabled (true/false).
 gatehouse_config() {
   local dir="$WORK/gatehouse-$1"
@@ -227,16 +247,7 @@ start_gatehouse() {  # $1: config name
   # The access log goes to /dev/null (Gatehouse still formats and writes every line).
   taskset -c "$SERVER_CPU" "$GATEHOUSE" serve --config "$WORK/gatehouse-$1/gatehouse.yaml" > /dev/null 2> "$WORK/gatehouse-$1.log" &
   GATEHOUSE_PID=$!
-  PIDS+=("$GATEHOUSE_PID")
   wait_http "http://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
-}
-
-stop_gatehouse() {
-  if [ -n "$GATEHOUSE_PID" ]; then
-    kill "$GATEHOUSE_PID" 2>/dev/null || true
-    wait "$GATEHOUSE_PID" 2>/dev/null || true
-    GATEHOUSE_PID=
-  fi
 }
 
 gatehouse_config cached 100000 true

@@ -1,7 +1,6 @@
+import Foundation
 import GatehouseCore
 import Logging
-
-import Foundation
 
 /// Tenants, settings and claims shared by the benchmarks.
 enum Fixtures {
@@ -54,8 +53,8 @@ enum Fixtures {
         ]
     }
 
-    /// Claims of a token of about `bytes` bytes once signed with RS256 (the size of a rich
-    /// Cognito or Entra ID token), with every claim `tenClaimHeaders` reads.
+    /// Claims of a token of about `bytes` bytes once signed with RS256 (a rich access token with
+    /// roles, groups and permissions), with every claim `tenClaimHeaders` reads.
     static func largeClaims(tenant index: Int, now: Double, bytes: Int = 2048) -> JSONValue {
         var claims = claims(tenant: index, now: now)
         claims["name"] = .string("Alice Example")

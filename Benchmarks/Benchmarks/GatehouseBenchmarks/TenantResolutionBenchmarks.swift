@@ -7,21 +7,21 @@ import GatehouseCore
 /// issuer (the candidate lookup that issuer routing does on every verification and cache hit).
 /// Each iteration asks for another tenant, picked at random from 4,096 precomputed requests.
 func tenantResolutionBenchmarks() {
+    let hosts = Cursor(count: ResolutionFixture.inputs)
+    let paths = Cursor(count: ResolutionFixture.inputs)
+    let issuers = Cursor(count: ResolutionFixture.inputs)
+
     Benchmark("Tenant by Host (10,000 tenants)", configuration: .init(scalingFactor: .kilo)) { benchmark, fixture in
-        var i = 0
         for _ in benchmark.scaledIterations {
-            blackHole(BenchmarkHooks.tenant(forHost: fixture.hosts[i & ResolutionFixture.mask], in: fixture.config))
-            i &+= 1
+            blackHole(BenchmarkHooks.tenant(forHost: fixture.hosts[hosts.next()], in: fixture.config))
         }
     } setup: {
         try ResolutionFixture.make()
     }
 
     Benchmark("Tenant by path prefix (10,000 tenants)", configuration: .init(scalingFactor: .one)) { benchmark, fixture in
-        var i = 0
         for _ in benchmark.scaledIterations {
-            blackHole(fixture.config.snapshot.tenant(forPath: fixture.paths[i & ResolutionFixture.mask]))
-            i &+= 1
+            blackHole(fixture.config.snapshot.tenant(forPath: fixture.paths[paths.next()]))
         }
     } setup: {
         try ResolutionFixture.make()
@@ -37,11 +37,9 @@ func tenantResolutionBenchmarks() {
     }
 
     Benchmark("Tenant by issuer (10,000 tenants)", configuration: .init(scalingFactor: .kilo)) { benchmark, fixture in
-        var i = 0
         for _ in benchmark.scaledIterations {
-            let issuer = fixture.issuers[i & ResolutionFixture.mask]
+            let issuer = fixture.issuers[issuers.next()]
             blackHole(IdentityBenchmarkHooks.candidates(issuer: issuer, tenant: nil, snapshot: fixture.config.snapshot))
-            i &+= 1
         }
     } setup: {
         try ResolutionFixture.make()
@@ -51,7 +49,8 @@ func tenantResolutionBenchmarks() {
 /// 10,000 tenants compiled as the data plane holds them, and requests naming random ones.
 struct ResolutionFixture: Sendable {
     static let tenantCount = 10_000
-    static let mask = 4095
+    /// Precomputed requests (a power of two, for `Cursor`).
+    static let inputs = 4096
 
     let config: CompiledConfig
     let hosts: [String]
@@ -61,7 +60,7 @@ struct ResolutionFixture: Sendable {
     static func make() throws -> ResolutionFixture {
         let config = CompiledConfig(snapshot: Fixtures.snapshot(tenants: tenantCount))
         var generator = SystemRandomNumberGenerator()
-        let picks = (0...mask).map { _ in Int.random(in: 0..<tenantCount, using: &generator) }
+        let picks = (0..<inputs).map { _ in Int.random(in: 0..<tenantCount, using: &generator) }
         let fixture = ResolutionFixture(
             config: config,
             hosts: picks.map { Fixtures.host($0) + ":443" },
