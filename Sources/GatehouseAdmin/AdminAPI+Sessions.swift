@@ -59,6 +59,10 @@ extension AdminAPI {
         guard let subject = query["subject"], !subject.isEmpty else {
             return invalid([("subject", "required: whose sessions to revoke (revoking every session at once is not offered)")])
         }
+        // It lands in the audit log and the logs: bounded, and no control characters.
+        guard subject.utf8.count <= 1024, !subject.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return invalid([("subject", "must be at most 1024 bytes without control characters")])
+        }
         let issuer = query["issuer"]
         let target = "subject/\(subject)"
         do {

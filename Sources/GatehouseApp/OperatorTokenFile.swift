@@ -1,4 +1,4 @@
-import Foundation
+import GatehouseConfig
 import GatehouseCore
 import Logging
 
@@ -21,10 +21,7 @@ enum OperatorTokenFile {
             return token
         } catch {
             // Another process may have created it first: use that one.
-            if let text = try? String(contentsOfFile: path, encoding: .utf8) {
-                let existing = text.trimmingCharacters(in: .whitespacesAndNewlines)
-                if !existing.isEmpty { return existing }
-            }
+            if let existing = OperatorToken.existing(at: path) { return existing }
             throw error
         }
     }

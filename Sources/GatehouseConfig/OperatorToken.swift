@@ -2,7 +2,7 @@ import Foundation
 import GatehouseCore
 
 /// The operator token, from `GATEHOUSE_OPERATOR_TOKEN` or `admin.operator_token_file`.
-enum OperatorToken {
+public enum OperatorToken {
     /// Surrounding whitespace removed (files usually end in a newline); empty means "no token".
     static func trimmed(_ text: String) -> String? {
         let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -25,5 +25,14 @@ extension OperatorToken {
     /// header can carry: visible ASCII, no spaces.
     static func isUsable(_ token: String) -> Bool {
         token.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+    }
+}
+
+extension OperatorToken {
+    /// The token in the file at `path`, when it exists and holds a usable token (for a server
+    /// that lost the race to create the file).
+    public static func existing(at path: String) -> String? {
+        guard case .success(let token?) = read(from: path), isUsable(token) else { return nil }
+        return token
     }
 }

@@ -29,6 +29,13 @@ public enum Base64URL {
     /// Decodes unpadded base64url. Returns nil for any character outside the alphabet, padding,
     /// an impossible length, or non-zero trailing bits (so each input has exactly one meaning).
     public static func decode<C: Collection>(_ input: C) -> [UInt8]? where C.Element == UInt8 {
+        // One non-generic loop over contiguous bytes: the generic one, unspecialised across
+        // modules, allocated per character.
+        if let decoded = input.withContiguousStorageIfAvailable(decode(bytes:)) { return decoded }
+        return Array(input).withUnsafeBufferPointer(decode(bytes:))
+    }
+
+    private static func decode(bytes input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let count = input.count
         if count % 4 == 1 { return nil }
         var out = [UInt8]()
@@ -49,6 +56,13 @@ public enum Base64URL {
         return out
     }
 
-    public static func decode(_ string: Substring) -> [UInt8]? { decode(string.utf8) }
-    public static func decode(_ string: String) -> [UInt8]? { decode(string.utf8) }
+    public static func decode(_ string: Substring) -> [UInt8]? {
+        var copy = string
+        return copy.withUTF8(decode(bytes:))
+    }
+
+    public static func decode(_ string: String) -> [UInt8]? {
+        var copy = string
+        return copy.withUTF8(decode(bytes:))
+    }
 }

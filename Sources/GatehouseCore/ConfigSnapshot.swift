@@ -7,8 +7,9 @@ public struct ConfigSnapshot: Sendable {
     public let tenantIDs: [TenantID]
     /// Lower-cased host -> tenant.
     public let tenantByHost: [String: TenantID]
-    /// Path prefixes, longest first.
-    public let prefixes: [(prefix: String, tenant: TenantID)]
+    /// Path prefix -> tenant. Looked up per path segment boundary, so resolving a path costs
+    /// one lookup per segment, not one comparison per tenant.
+    public let tenantByPrefix: [Substring: TenantID]
     /// Issuer -> (tenant, IdP name) pairs that trust it.
     public let idpsByIssuer: [String: [(tenant: TenantID, idp: String)]]
 
@@ -16,27 +17,32 @@ public struct ConfigSnapshot: Sendable {
         self.settings = settings
         var byID: [TenantID: Tenant] = [:]
         var byHost: [String: TenantID] = [:]
-        var prefixes: [(String, TenantID)] = []
+        var byPrefix: [Substring: TenantID] = [:]
         var byIssuer: [String: [(TenantID, String)]] = [:]
         for tenant in tenants {
             byID[tenant.id] = tenant
             for host in tenant.match.hosts { byHost[host] = tenant.id }
-            if let p = tenant.match.pathPrefix { prefixes.append((p, tenant.id)) }
+            if let p = tenant.match.pathPrefix { byPrefix[Substring(p)] = tenant.id }
             for idp in tenant.idps { byIssuer[idp.issuer, default: []].append((tenant.id, idp.name)) }
         }
         self.tenants = byID
         self.tenantIDs = byID.keys.sorted()
         self.tenantByHost = byHost
-        self.prefixes = prefixes.sorted { $0.0.utf8.count > $1.0.utf8.count }.map { (prefix: $0.0, tenant: $0.1) }
+        self.tenantByPrefix = byPrefix
         self.idpsByIssuer = byIssuer.mapValues { $0.map { (tenant: $0.0, idp: $0.1) } }
     }
 
-    /// The tenant whose `path_prefix` matches `path` (on a segment boundary), longest first.
+    /// The tenant whose `path_prefix` matches `path` on a segment boundary (the prefix is the
+    /// whole path, or is followed by `/` or `?`), longest first.
     public func tenant(forPath path: Substring) -> (tenant: TenantID, prefix: String)? {
-        for entry in prefixes {
-            guard path.hasPrefix(entry.prefix) else { continue }
-            let rest = path.dropFirst(entry.prefix.count)
-            if rest.isEmpty || rest.first == "/" || rest.first == "?" { return (entry.tenant, entry.prefix) }
+        guard !tenantByPrefix.isEmpty else { return nil }
+        // Prefixes never contain `?`: candidates end before the query, then at each `/`.
+        var end = path.firstIndex(of: "?") ?? path.endIndex
+        while end > path.startIndex {
+            let candidate = path[path.startIndex..<end]
+            if let tenant = tenantByPrefix[candidate] { return (tenant, String(candidate)) }
+            guard let slash = candidate.lastIndex(of: "/") else { return nil }
+            end = slash
         }
         return nil
     }

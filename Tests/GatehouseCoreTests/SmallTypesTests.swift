@@ -84,6 +84,24 @@ import Testing
         #expect(snap.tenant(forPath: "/t/acme/x")?.tenant.rawValue == "acme")
         #expect(snap.tenant(forPath: "/t/acmex") == nil)
         #expect(snap.tenant(forPath: "/t") == nil)
+        #expect(snap.tenant(forPath: "/t/acme?next=/t/globex")?.prefix == "/t/acme")
+        #expect(snap.tenant(forPath: "/x?q=/t/acme") == nil, "a prefix in the query is not a match")
+        #expect(snap.tenant(forPath: "/t/acme//x")?.tenant.rawValue == "acme")
+        #expect(snap.tenant(forPath: "") == nil)
+        #expect(snap.tenant(forPath: "/") == nil)
+    }
+
+    @Test func theLongestPrefixWinsAmongManyTenants() throws {
+        let up = try #require(Upstream(url: "http://127.0.0.1:1"))
+        var tenants = (0..<2000).map { i in
+            Tenant(id: TenantID("t\(i)")!, displayName: "T", match: TenantMatch(pathPrefix: "/p/\(i)"), idps: [], upstreams: [up])
+        }
+        tenants.append(Tenant(id: TenantID("deep")!, displayName: "D", match: TenantMatch(pathPrefix: "/p/7/deep"), idps: [], upstreams: [up]))
+        let snap = ConfigSnapshot(settings: GatehouseSettings(), tenants: tenants)
+        #expect(snap.tenant(forPath: "/p/1999/mcp")?.tenant.rawValue == "t1999")
+        #expect(snap.tenant(forPath: "/p/7/deep/mcp")?.tenant.rawValue == "deep")
+        #expect(snap.tenant(forPath: "/p/7/deeper")?.tenant.rawValue == "t7")
+        #expect(snap.tenant(forPath: "/p/2000") == nil)
     }
 }
 

@@ -3,7 +3,7 @@ import GatehouseSessions
 import Testing
 
 /// The behaviour every `GatehouseStore` must have, written once and run against each backend
-/// (`SQLiteStoreConformanceTests`, `PostgresStoreConformanceTests`). SQLite is the reference.
+/// (`StoreConformanceTests`, one case per backend). SQLite is the reference.
 enum StoreConformance {}
 
 extension StoreConformance {
