@@ -82,7 +82,7 @@ extension AdminAPI {
             }
             // The old registration's keys and verified tokens must not outlive it.
             deps.keySets.remove(tenant: tenant, idp: name)
-            deps.control.setRegisteredIdP(idp, tenant: tenant)
+            await deps.control.setRegisteredIdP(idp, tenant: tenant)
             deps.tokenCache.invalidate(tenant: tenant, idp: name)
             deps.keySets.install(tenant: tenant, idp: idp, keySet: keySet)
             logChange(call, action: "idp.put", target: target)
@@ -109,7 +109,7 @@ extension AdminAPI {
                 logger.error("IdP removal not stored", metadata: ["tenant": "\(tenant)", "idp": "\(name)", "error": "\(error)"])
                 return storeUnavailable()
             }
-            deps.control.removeRegisteredIdP(tenant: tenant, name: name)
+            await deps.control.removeRegisteredIdP(tenant: tenant, name: name)
             deps.tokenCache.invalidate(tenant: tenant, idp: name)
             deps.keySets.remove(tenant: tenant, idp: name)
             logChange(call, action: "idp.delete", target: target)

@@ -6,7 +6,7 @@ import GatehouseSessions
 extension AdminAPI {
     /// Live bindings, ordered by (header, id); `subject`, `issuer` and `header` filter,
     /// `cursor` continues after the last item of the previous page.
-    func listSessions(_ call: Call) -> HTTPServerResponse {
+    func listSessions(_ call: Call) async -> HTTPServerResponse {
         guard let tenant = call.tenant else { return notFound("tenant") }
         let query = call.request.queryParameters
         let limit: Int
@@ -20,6 +20,14 @@ extension AdminAPI {
                 let newline = text.firstIndex(of: "\n")
             else { return invalid([("cursor", "must be a cursor from a previous page")]) }
             after = (String(text[..<newline]), String(text[text.index(after: newline)...]))
+        }
+        if deps.sessions.shared {
+            // Other replicas' bindings this one has not seen yet are in the store.
+            do {
+                try await deps.sessions.refresh(tenant: tenant, subject: query["subject"])
+            } catch {
+                return storeUnavailable()
+            }
         }
         var rows = deps.sessions.bindings(tenant: tenant, subject: query["subject"], header: query["header"], now: deps.clock())
         if let issuer = query["issuer"] { rows = rows.filter { $0.principal.issuer == issuer } }

@@ -81,7 +81,7 @@ public final class AdminAPI: Sendable {
         (.GET, "/admin/v1/tenants/{t}/idps/{name}", .tenant, { $0.getIdP($1) }),
         (.PUT, "/admin/v1/tenants/{t}/idps/{name}", .tenant, { await $0.putIdP($1) }),
         (.DELETE, "/admin/v1/tenants/{t}/idps/{name}", .tenant, { await $0.deleteIdP($1) }),
-        (.GET, "/admin/v1/tenants/{t}/sessions", .tenant, { $0.listSessions($1) }),
+        (.GET, "/admin/v1/tenants/{t}/sessions", .tenant, { await $0.listSessions($1) }),
         (.DELETE, "/admin/v1/tenants/{t}/sessions", .tenant, { await $0.revokeSubject($1) }),
         (.DELETE, "/admin/v1/tenants/{t}/sessions/{header}/{id}", .tenant, { await $0.revokeSession($1) }),
         (.GET, "/admin/v1/tenants/{t}/audit", .tenant, { await $0.listAudit($1) }),

@@ -9,10 +9,10 @@ public protocol AdminControl: Sendable {
     /// The registered IdPs of `tenant` as held in memory (those in force and those skipped).
     func registeredIdPs(tenant: TenantID) -> [IdentityProvider]
     /// Adds `idp` to the tenant's registered IdPs, replacing one of the same name, and puts the
-    /// result in force on the data plane before returning.
-    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID)
-    /// Removes a registered IdP and puts the result in force before returning.
-    func removeRegisteredIdP(tenant: TenantID, name: String)
+    /// result in force on the data plane before returning (other replicas are told too).
+    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID) async
+    /// Removes a registered IdP and puts the result in force before returning (other replicas are told too).
+    func removeRegisteredIdP(tenant: TenantID, name: String) async
     /// Re-reads the tenants folder; a broken file keeps the configuration in force.
     func reloadTenants() -> Result<Int, [ConfigProblem]>
 }

@@ -25,7 +25,7 @@ public final class Gatehouse: Sendable {
         /// Resolves IdP host names (tests point public-looking names at loopback to check that
         /// the request-forgery guard judges the address actually connected to).
         public var resolver: (any HostResolver)?
-        /// Number of event-loop threads (0 = one per core).
+        /// Number of event-loop threads (0 = one per CPU this process may run on).
         public var threads: Int = 0
 
         public init() {}
@@ -49,6 +49,8 @@ public final class Gatehouse: Sendable {
     private let watcher: TenantDirectoryWatcher?
     /// Tenant files plus registered IdPs: the configuration in force.
     private let live: LiveConfiguration
+    /// Cross-replica change propagation (PostgreSQL store only).
+    private let replicaSync: ReplicaSync?
 
     public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
         let settings = snapshot.settings
@@ -58,7 +60,7 @@ public final class Gatehouse: Sendable {
         self.options = options
         let metrics = GatehouseMetrics()
         self.metrics = metrics
-        let threads = options.threads > 0 ? options.threads : System.coreCount
+        let threads = options.threads > 0 ? options.threads : UsableCPUs.count
         let group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         self.group = group
         let fetcher = options.fetcher ?? HTTPDocumentFetcher(
@@ -84,7 +86,7 @@ public final class Gatehouse: Sendable {
             store = try PostgresStore(url: url, logger: logger)
         }
         self.store = store
-        let sessions = SessionTable(store: store, clock: options.clock, metrics: metrics, logger: logger)
+        let sessions = SessionTable(store: store, shared: store is PostgresStore, clock: options.clock, metrics: metrics, logger: logger)
         self.sessions = sessions
         let flows = try OAuthFlows(
             store: store, keyDirectory: settings.assertion.keyDir, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
@@ -103,6 +105,13 @@ public final class Gatehouse: Sendable {
         let live = LiveConfiguration(
             fileSnapshot: snapshot, runtime: runtime, keySets: keySets, tokenCache: cache, metrics: metrics, logger: logger)
         self.live = live
+        if let postgres = store as? PostgresStore {
+            self.replicaSync = ReplicaSync(
+                store: postgres, codec: try ReplicaChangeCodec(keyDirectory: settings.assertion.keyDir), sessions: sessions, live: live,
+                metrics: metrics, logger: logger)
+        } else {
+            self.replicaSync = nil
+        }
         let adminAPI = AdminAPI(AdminAPI.Dependencies(
             control: live, store: store, sessionStore: store, sessions: sessions, keySets: keySets, tokenCache: cache,
             operatorToken: try OperatorTokenFile.ensure(settings, logger: logger), clock: options.clock, logger: logger))
@@ -153,6 +162,10 @@ public final class Gatehouse: Sendable {
             }
         }
         var tasks = [refresh, sessionUpkeep]
+        if let replicaSync {
+            tasks.append(Task.detached { await replicaSync.listen() })
+            tasks.append(Task.detached { await replicaSync.resyncPeriodically() })
+        }
         if let watcher {
             let watch = Task.detached { [weak self] in
                 while !Task.isCancelled {

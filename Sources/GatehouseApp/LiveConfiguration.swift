@@ -18,6 +18,8 @@ final class LiveConfiguration: AdminControl {
     private let metrics: GatehouseMetrics
     private let logger: Logger
     private let state: Mutex<(files: [Tenant], registered: [TenantID: [IdentityProvider]])>
+    /// Tells the other replicas that a tenant's registered IdPs changed (set by `ReplicaSync`).
+    private let announcer = Mutex<(@Sendable (TenantID) async -> Void)?>(nil)
 
     init(
         fileSnapshot: ConfigSnapshot, runtime: ProxyRuntime, keySets: KeySetCache, tokenCache: VerifiedTokenCache,
@@ -39,25 +41,69 @@ final class LiveConfiguration: AdminControl {
         state.withLock { $0.registered[tenant] ?? [] }
     }
 
-    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID) {
+    func setRegisteredIdP(_ idp: IdentityProvider, tenant: TenantID) async {
         state.withLock { state in
             var list = state.registered[tenant] ?? []
             if let i = list.firstIndex(where: { $0.name == idp.name }) { list[i] = idp } else { list.append(idp) }
             state.registered[tenant] = list
             apply(state)
         }
+        await announce(tenant)
     }
 
-    func removeRegisteredIdP(tenant: TenantID, name: String) {
+    func removeRegisteredIdP(tenant: TenantID, name: String) async {
         state.withLock { state in
             state.registered[tenant]?.removeAll { $0.name == name }
             apply(state)
         }
+        await announce(tenant)
+    }
+
+    func setAnnouncer(_ announce: @escaping @Sendable (TenantID) async -> Void) {
+        announcer.withLock { $0 = announce }
+    }
+
+    private func announce(_ tenant: TenantID) async {
+        if let announce = announcer.withLock({ $0 }) { await announce(tenant) }
     }
 
     /// Loads the registrations kept in the store (at start). Each is validated again with the
     /// current settings; one that no longer passes is logged and left out (it stays stored).
     func loadRegistered(from store: any AdminStore) async throws {
+        let registered = try await readRegistered(from: store)
+        state.withLock { state in
+            state.registered = registered
+            apply(state)
+        }
+        logger.info("registered IdPs loaded", metadata: ["count": "\(registered.values.reduce(0) { $0 + $1.count })"])
+    }
+
+    /// Re-reads the registrations another replica may have changed and puts them in force.
+    /// An IdP that was removed or replaced loses its verified tokens and cached keys at once,
+    /// as on the replica where the change was made.
+    func syncRegistered(from store: any AdminStore) async throws {
+        let registered = try await readRegistered(from: store)
+        let changed: [(TenantID, String)] = state.withLock { state in
+            var changed: [(TenantID, String)] = []
+            for (tenant, old) in state.registered {
+                let new = registered[tenant] ?? []
+                for idp in old where !new.contains(idp) { changed.append((tenant, idp.name)) }
+            }
+            guard registered != state.registered else { return changed }
+            state.registered = registered
+            apply(state)
+            return changed
+        }
+        for (tenant, name) in changed {
+            tokenCache.invalidate(tenant: tenant, idp: name)
+            keySets.remove(tenant: tenant, idp: name)
+        }
+        if !changed.isEmpty {
+            logger.notice("registered IdPs changed on another replica", metadata: ["dropped": "\(changed.map { "\($0.0)/\($0.1)" })"])
+        }
+    }
+
+    private func readRegistered(from store: any AdminStore) async throws -> [TenantID: [IdentityProvider]] {
         let records = try await store.registeredIdPs()
         let settings = self.settings
         var registered: [TenantID: [IdentityProvider]] = [:]
@@ -77,11 +123,7 @@ final class LiveConfiguration: AdminControl {
                     metadata: ["tenant": "\(record.tenant)", "idp": "\(record.name)", "problems": "\(problems.map(\.description))"])
             }
         }
-        state.withLock { state in
-            state.registered = registered
-            apply(state)
-        }
-        logger.info("registered IdPs loaded", metadata: ["count": "\(registered.values.reduce(0) { $0 + $1.count })"])
+        return registered
     }
 
     /// Re-reads the tenants folder. A broken file keeps the configuration in force; the problems

@@ -36,6 +36,57 @@ extension PostgresStore: SessionStore {
         }
     }
 
+    /// One statement: the insert wins unless a live row exists, which the `WHERE` of the
+    /// conflict clause leaves untouched (and locked until commit, so a concurrent claim waits
+    /// and then sees it). Nothing returned means a live row won; it is read back.
+    public func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding {
+        let written = try await perform { client in
+            try await client.rows(
+                """
+                INSERT INTO session_bindings (\(unescaped: Self.bindingColumns))
+                VALUES (\(binding.key.tenant.rawValue), \(binding.key.header), \(binding.key.id), \(binding.principal.issuer),
+                        \(binding.principal.subject), \(binding.principal.clientID), \(binding.upstream), \(binding.issuedBy.rawValue),
+                        \(binding.createdAt), \(binding.lastSeenAt), \(binding.expiresAt))
+                ON CONFLICT (tenant, header, session_id) DO UPDATE SET
+                    issuer = EXCLUDED.issuer, subject = EXCLUDED.subject, client_id = EXCLUDED.client_id,
+                    upstream = EXCLUDED.upstream, issued_by = EXCLUDED.issued_by, created_at = EXCLUDED.created_at,
+                    last_seen_at = EXCLUDED.last_seen_at, expires_at = EXCLUDED.expires_at
+                WHERE session_bindings.expires_at <= \(now)
+                RETURNING 1
+                """)
+        }
+        if !written.isEmpty { return binding }
+        if let live = try await self.binding(binding.key, now: now) { return live }
+        // The winner expired between the two statements (a TTL of a few milliseconds): try again.
+        return try await claimBinding(binding, now: now)
+    }
+
+    public func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? {
+        let rows = try await perform { client in
+            try await client.rows(
+                """
+                SELECT \(unescaped: Self.bindingColumns) FROM session_bindings
+                WHERE tenant = \(key.tenant.rawValue) AND header = \(key.header) AND session_id = \(key.id) AND expires_at > \(now)
+                """)
+        }
+        return try rows.first.map(Self.decodeBinding)
+    }
+
+    public func bindings(tenant: TenantID, subject: String?, now: Double) async throws -> [SessionBinding] {
+        let rows = try await perform { client in
+            if let subject {
+                return try await client.rows(
+                    """
+                    SELECT \(unescaped: Self.bindingColumns) FROM session_bindings
+                    WHERE tenant = \(tenant.rawValue) AND subject = \(subject) AND expires_at > \(now)
+                    """)
+            }
+            return try await client.rows(
+                "SELECT \(unescaped: Self.bindingColumns) FROM session_bindings WHERE tenant = \(tenant.rawValue) AND expires_at > \(now)")
+        }
+        return try rows.map(Self.decodeBinding)
+    }
+
     public func deleteBinding(_ key: SessionKey) async throws {
         try await perform { client in
             try await client.query(

@@ -20,10 +20,13 @@ struct AccessLog: Sendable {
         var subject: String?
     }
 
-    func write(_ e: Entry) {
+    /// Writes the line through `buffer` (the event loop's batch) when there is one.
+    func write(_ e: Entry, buffer: AccessLogBuffer? = nil) {
         guard enabled else { return }
+        let now = SystemWallClock.now()
         var line = "{\"time\":"
-        JSONValue.writeString(LogTime.iso8601(SystemWallClock.now()), to: &line)
+        line.reserveCapacity(320)
+        JSONValue.writeString(buffer?.timestamp(now) ?? LogTime.iso8601(now), to: &line)
         line += ",\"type\":\"access\",\"request_id\":"
         JSONValue.writeString(e.requestID, to: &line)
         line += ",\"tenant\":"
@@ -47,7 +50,11 @@ struct AccessLog: Sendable {
             JSONValue.writeString(s, to: &line)
         }
         line += "}\n"
-        LogOutput.write(line, toStderr: false)
+        if let buffer {
+            buffer.append(line)
+        } else {
+            LogOutput.write(line, toStderr: false)
+        }
     }
 
     static func pathWithoutQuery(_ uri: String) -> String {

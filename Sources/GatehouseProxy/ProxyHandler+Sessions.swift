@@ -83,16 +83,26 @@ extension ProxyHandler {
         return .proceed(sticky: sticky, stickyOnly: stickyOnly, newBindings: newBindings)
     }
 
-    /// Writes `bindings` to the store off the event loop; true once all are durable.
-    func persist(_ bindings: [SessionBinding], on loop: EventLoop) -> EventLoopFuture<Bool> {
+    enum Persisted {
+        case durable
+        /// Another writer of the store (another replica) bound this id first.
+        case lost(SessionBinding)
+        case failed
+    }
+
+    /// Writes `bindings` to the store off the event loop, each atomically against other writers.
+    func persist(_ bindings: [SessionBinding], on loop: EventLoop) -> EventLoopFuture<Persisted> {
         let table = runtime.sessions
-        let promise = loop.makePromise(of: Bool.self)
+        let promise = loop.makePromise(of: Persisted.self)
         promise.completeWithTask {
             do {
-                for b in bindings { try await table.persist(b) }
-                return true
+                for b in bindings {
+                    let winner = try await table.persist(b)
+                    if winner.principal != b.principal { return .lost(winner) }
+                }
+                return .durable
             } catch {
-                return false
+                return .failed
             }
         }
         return promise.futureResult
@@ -103,12 +113,63 @@ extension ProxyHandler {
         guard let context else { return }
         phase = .connecting
         let generation = self.generation
-        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { ok in
+        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { outcome in
+            guard self.generation == generation, self.phase == .connecting else { return }
+            switch outcome {
+            case .durable:
+                self.connectNext()
+            case .lost(let winner):
+                guard let principal = self.exchange?.principal else { return }
+                let caller = BoundPrincipal(principal)
+                let revoked = winner.principal.isRevoked
+                self.sessionRefused(winner.key, bound: winner.principal, caller: caller, reason: revoked ? "revoked" : "other_principal")
+                self.respondLocally(
+                    .error(.forbidden, "session_forbidden", revoked ? "this session was revoked" : "this session belongs to another user"),
+                    close: false)
+            case .failed:
+                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
+                self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: false)
+            }
+        }
+    }
+
+    /// On a store shared with other replicas, the server-issued session ids of this request
+    /// that memory does not hold: another replica may have bound them.
+    func unseenServerSessions(tenant: CompiledTenant) -> [SessionKey] {
+        guard runtime.sessions.shared, let ex = exchange, !ex.sessionsFetched else { return [] }
+        let now = runtime.clock()
+        var keys: [SessionKey] = []
+        for (canonical, rule) in tenant.sessionRules where rule.issuedBy == .server {
+            let values = ex.head.headers.filter { HeaderName.matches($0.name, canonical: canonical) }
+            guard values.count == 1, SessionBinding.isValidID(values[0].value) else { continue }
+            let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: values[0].value)
+            if runtime.sessions.lookup(key, now: now) == nil { keys.append(key) }
+        }
+        return keys
+    }
+
+    /// Reads `keys` from the store into memory, then carries on with `principal`.
+    func fetchSessionsThenContinue(_ keys: [SessionKey], principal: Principal) {
+        guard let context else { return }
+        exchange?.sessionsFetched = true
+        phase = .connecting
+        let generation = self.generation
+        let table = runtime.sessions
+        let promise = context.eventLoop.makePromise(of: Bool.self)
+        promise.completeWithTask {
+            do {
+                for key in keys { _ = try await table.fetch(key) }
+                return true
+            } catch {
+                return false
+            }
+        }
+        promise.futureResult.assumeIsolated().whenSuccess { ok in
             guard self.generation == generation, self.phase == .connecting else { return }
             if ok {
-                self.connectNext()
+                self.authenticated(principal)
             } else {
-                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
+                self.runtime.logger.error("session lookup failed", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
                 self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: false)
             }
         }
@@ -176,8 +237,20 @@ extension ProxyHandler {
         exchange?.heldHead = head
         exchange?.held = []
         let generation = self.generation
-        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { ok in
+        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { outcome in
             guard self.generation == generation, var ex = self.exchange, let context = self.context, let head = ex.heldHead else { return }
+            if case .lost(let winner) = outcome {
+                // As when memory knew it: the upstream handed out someone else's id; the caller
+                // will be refused when it uses it.
+                self.runtime.logger.warning(
+                    "upstream issued a session id already bound to another principal",
+                    metadata: [
+                        "tenant": "\(winner.key.tenant)", "session": "\(SessionTable.logLabel(winner.key.id))",
+                        "bound_sub": "\(winner.principal.subject)", "caller_sub": "\(ex.principal?.subject ?? "-")",
+                    ])
+            }
+            let ok: Bool
+            if case .failed = outcome { ok = false } else { ok = true }
             let parts = ex.held ?? []
             ex.held = nil
             ex.heldHead = nil

@@ -61,6 +61,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var token: String?
         /// Session-table keys this request carried (DESIGN 5).
         var sessionKeys: [SessionKey] = []
+        /// Unseen server-issued ids were looked up in the shared store already.
+        var sessionsFetched = false
         /// While a new server-issued binding is being made durable, the response waits here:
         /// the rewritten head and every part that arrived meanwhile.
         var heldHead: HTTPResponseHead?
@@ -81,6 +83,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     let scheme: String
     var context: ChannelHandlerContext?
     private var pool: UpstreamPool?
+    private var logBuffer: AccessLogBuffer?
     private var remoteIP: String?
 
     var phase = Phase.idle
@@ -106,6 +109,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.pool = pools.pool(for: context.eventLoop)
+        self.logBuffer = pools.logBuffer(for: context.eventLoop)
         if let address = context.channel.remoteAddress { remoteIP = address.ipAddress }
     }
 
@@ -368,7 +372,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     // MARK: - After authentication
 
-    private func authenticated(_ principal: Principal) {
+    func authenticated(_ principal: Principal) {
         guard var ex = exchange, let tenant = config.tenants[principal.tenant] else {
             authenticationFailed(.invalid("unknown_issuer", "tenant vanished during reload"))
             return
@@ -391,6 +395,11 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             return
         case nil:
             break
+        }
+        let unseen = unseenServerSessions(tenant: tenant)
+        if !unseen.isEmpty {
+            fetchSessionsThenContinue(unseen, principal: principal)
+            return
         }
 
         let now = monotonicSeconds()
@@ -746,7 +755,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             AccessLog.Entry(
                 requestID: ex.requestID, tenant: tenantLabel, method: ex.head.method.rawValue, uri: ex.head.uri, status: ex.status,
                 durationSeconds: monotonicSeconds() - ex.startedAt, upstream: ex.upstreamName,
-                bytesIn: ex.bodyBytes, bytesOut: ex.bytesOut, reason: ex.reason, subject: ex.principal?.subject))
+                bytesIn: ex.bodyBytes, bytesOut: ex.bytesOut, reason: ex.reason, subject: ex.principal?.subject),
+            buffer: logBuffer)
     }
 
     // MARK: - Helpers

@@ -77,19 +77,26 @@ final class UpstreamPool {
     }
 }
 
-/// The pools of every loop of the server's group, built once at start.
+/// The pools (and access-log batches) of every loop of the server's group, built once at start.
 final class UpstreamPools: @unchecked Sendable {
     // @unchecked: the dictionary is immutable after init, and each pool is only used on its own
     // event loop (checked by `preconditionInEventLoop`).
     private let pools: [ObjectIdentifier: UpstreamPool]
+    private let logBuffers: [ObjectIdentifier: AccessLogBuffer]
 
     init(group: EventLoopGroup, tls: NIOSSLContext?) {
         var pools: [ObjectIdentifier: UpstreamPool] = [:]
+        var logBuffers: [ObjectIdentifier: AccessLogBuffer] = [:]
         for loop in group.makeIterator() {
             pools[ObjectIdentifier(loop)] = UpstreamPool(eventLoop: loop, tls: tls)
+            logBuffers[ObjectIdentifier(loop)] = AccessLogBuffer(eventLoop: loop)
         }
         self.pools = pools
+        self.logBuffers = logBuffers
     }
 
     func pool(for loop: EventLoop) -> UpstreamPool? { pools[ObjectIdentifier(loop)] }
+
+    /// The access-log batch of `loop` (also used only on that loop).
+    func logBuffer(for loop: EventLoop) -> AccessLogBuffer? { logBuffers[ObjectIdentifier(loop)] }
 }

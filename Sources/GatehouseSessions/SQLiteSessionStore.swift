@@ -137,6 +137,52 @@ public final class SQLiteSessionStore: SessionStore {
         }
     }
 
+    public func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding {
+        try await perform { [self] db in
+            try db.transaction {
+                if let live = try Self.liveBinding(db, binding.key, now: now) { return live }
+                try db.execute(
+                    """
+                    INSERT INTO session_bindings (\(Self.bindingColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT (tenant, header, session_id) DO UPDATE SET
+                        issuer = excluded.issuer, subject = excluded.subject, client_id = excluded.client_id,
+                        upstream = excluded.upstream, issued_by = excluded.issued_by, created_at = excluded.created_at,
+                        last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at
+                    """,
+                    [
+                        .text(binding.key.tenant.rawValue), .text(binding.key.header), .text(binding.key.id),
+                        .text(binding.principal.issuer), .text(binding.principal.subject), .optionalText(binding.principal.clientID),
+                        .optionalText(binding.upstream), .text(binding.issuedBy.rawValue), .double(binding.createdAt),
+                        .double(binding.lastSeenAt), .double(binding.expiresAt),
+                    ])
+                return binding
+            }
+        }
+    }
+
+    public func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? {
+        try await perform { db in try Self.liveBinding(db, key, now: now) }
+    }
+
+    public func bindings(tenant: TenantID, subject: String?, now: Double) async throws -> [SessionBinding] {
+        try await perform { db in
+            var sql = "SELECT \(Self.bindingColumns) FROM session_bindings WHERE tenant = ? AND expires_at > ?"
+            var args: [SQLiteValue] = [.text(tenant.rawValue), .double(now)]
+            if let subject {
+                sql += " AND subject = ?"
+                args.append(.text(subject))
+            }
+            return try db.query(sql, args) { row in try Self.decodeBinding(row) }
+        }
+    }
+
+    private static func liveBinding(_ db: SQLiteDatabase, _ key: SessionKey, now: Double) throws -> SessionBinding? {
+        try db.query(
+            "SELECT \(bindingColumns) FROM session_bindings WHERE tenant = ? AND header = ? AND session_id = ? AND expires_at > ?",
+            [.text(key.tenant.rawValue), .text(key.header), .text(key.id), .double(now)]
+        ) { row in try decodeBinding(row) }.first
+    }
+
     public func deleteBinding(_ key: SessionKey) async throws {
         try await perform { db in
             try db.execute(

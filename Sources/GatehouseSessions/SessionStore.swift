@@ -12,6 +12,16 @@ public protocol SessionStore: Sendable {
     func loadBindings(now: Double) async throws -> [SessionBinding]
     /// Inserts or replaces the row for `binding.key`.
     func upsertBinding(_ binding: SessionBinding) async throws
+    /// Binds `binding.key` to `binding.principal` unless a live row (`expires_at > now`) holds
+    /// it already, atomically: of replicas claiming one id at once, exactly one wins. Returns
+    /// the row in force afterwards — `binding` itself when it was written, else the live row
+    /// (the same principal's, someone else's, or a revocation tombstone), left untouched.
+    func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding
+    /// The live row for `key`, if any (a replica that has not seen the binding yet asks here).
+    func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding?
+    /// Live rows of `tenant`, of one subject when given (admin listing and revocation on a
+    /// replica that may not hold every binding in memory).
+    func bindings(tenant: TenantID, subject: String?, now: Double) async throws -> [SessionBinding]
     func deleteBinding(_ key: SessionKey) async throws
     /// Slides `lastSeenAt`/`expiresAt` of existing rows (batched; rows that vanished are skipped).
     func touchBindings(_ updates: [SessionTouch]) async throws

@@ -27,9 +27,15 @@ public final class SessionTable: Sendable {
     private let logger: Logger
     private let pendingTouches = Mutex<[SessionKey: SessionTouch]>([:])
     private let counts = Mutex<[TenantID: Int]>([:])
+    /// Told about every binding this replica bound, revoked or ended (replica sync, DESIGN 9).
+    private let announcer = Mutex<(@Sendable (SessionKey) async -> Void)?>(nil)
+    /// True when other replicas write the same store: memory is then a cache, and a key it
+    /// does not hold is looked up in the store before it is called unknown.
+    public let shared: Bool
 
-    public init(store: any SessionStore, clock: @escaping WallClock, metrics: GatehouseMetrics?, logger: Logger) {
+    public init(store: any SessionStore, shared: Bool = false, clock: @escaping WallClock, metrics: GatehouseMetrics?, logger: Logger) {
         self.store = store
+        self.shared = shared
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
@@ -84,15 +90,55 @@ public final class SessionTable: Sendable {
 
     // MARK: - Durable changes
 
-    /// Writes a newly claimed binding to the store. On failure the claim is undone, so memory
-    /// never holds a binding the store lost.
-    public func persist(_ binding: SessionBinding) async throws {
+    /// Calls `announce` for every binding this replica binds, revokes or ends from now on.
+    public func setAnnouncer(_ announce: @escaping @Sendable (SessionKey) async -> Void) {
+        announcer.withLock { $0 = announce }
+    }
+
+    private func announce(_ key: SessionKey) async {
+        if let announce = announcer.withLock({ $0 }) { await announce(key) }
+    }
+
+    /// Makes a newly claimed binding durable, atomically against every other writer of the
+    /// store (another replica may have bound the same id first). Returns the binding in force:
+    /// `binding` itself, or the row that won — which then replaces the claim in memory, so the
+    /// caller must compare principals. On failure the claim is undone, so memory never holds a
+    /// binding the store lost.
+    @discardableResult
+    public func persist(_ binding: SessionBinding) async throws -> SessionBinding {
+        let winner: SessionBinding
         do {
-            try await store.upsertBinding(binding)
+            winner = try await store.claimBinding(binding, now: binding.createdAt)
         } catch {
             forget(binding.key)
             throw error
         }
+        if winner == binding {
+            if shared { Task { await self.announce(binding.key) } }
+        } else {
+            install(winner, replacing: binding)
+        }
+        return winner
+    }
+
+    /// The live binding for `key` from the store, installed in memory (a replica sharing the
+    /// store asks this before calling a key unknown). Throws when the store failed.
+    public func fetch(_ key: SessionKey) async throws -> SessionBinding? {
+        let now = clock()
+        guard let row = try await store.binding(key, now: now) else { return nil }
+        install(row, replacing: nil)
+        return row
+    }
+
+    /// Puts `row` in memory unless memory holds something newer than `replacing` meanwhile.
+    private func install(_ row: SessionBinding, replacing expected: SessionBinding?) {
+        let grew: Bool = shard(row.key).rows.withLock { rows in
+            let current = rows[row.key]
+            if let expected, current != expected { return false }
+            rows[row.key] = row
+            return current == nil
+        }
+        if grew { adjustCount(row.key.tenant, by: 1) }
     }
 
     /// Removes a binding (DELETE answered 2xx, upstream 404, or revocation): gone from memory at
@@ -120,6 +166,7 @@ public final class SessionTable: Sendable {
         do {
             try await store.deleteBinding(key)
             if let rebound = shard(key).rows.withLock({ $0[key] }) { try await store.upsertBinding(rebound) }
+            if shared { await announce(key) }
         } catch {
             logger.error("session binding removal not persisted", metadata: ["tenant": "\(key.tenant)", "error": "\(error)"])
         }
@@ -132,13 +179,26 @@ public final class SessionTable: Sendable {
 
     // MARK: - Background work
 
-    /// Loads every live binding from the store (at start).
-    public func load() async throws {
+    /// Loads every live binding from the store (at start). `replacing`: memory becomes exactly
+    /// what the store holds (a replica re-syncing after it may have missed changes).
+    public func load(replacing: Bool = false) async throws {
         let now = clock()
         let rows = try await store.loadBindings(now: now)
-        for row in rows {
-            let inserted = shard(row.key).rows.withLock { $0.updateValue(row, forKey: row.key) == nil }
-            if inserted { adjustCount(row.key.tenant, by: 1) }
+        if replacing {
+            var byShard = [[SessionKey: SessionBinding]](repeating: [:], count: shards.count)
+            for row in rows { byShard[Int(UInt(bitPattern: row.key.hashValue) % UInt(shards.count))][row.key] = row }
+            for (i, shard) in shards.enumerated() { shard.rows.withLock { $0 = byShard[i] } }
+            var perTenant: [TenantID: Int] = [:]
+            for row in rows { perTenant[row.key.tenant, default: 0] += 1 }
+            let previous = counts.withLock { c in defer { c = perTenant }; return c }
+            for tenant in Set(previous.keys).union(perTenant.keys) {
+                metrics?.sessionBindings.set([tenant.rawValue], Double(perTenant[tenant] ?? 0))
+            }
+        } else {
+            for row in rows {
+                let inserted = shard(row.key).rows.withLock { $0.updateValue(row, forKey: row.key) == nil }
+                if inserted { adjustCount(row.key.tenant, by: 1) }
+            }
         }
         logger.info("session bindings loaded", metadata: ["count": "\(rows.count)"])
     }
@@ -184,6 +244,7 @@ public final class SessionTable: Sendable {
     /// there is no live, unrevoked binding. Throws when the store failed (memory keeps the
     /// revocation: refusing is the safe side).
     public func revoke(_ key: SessionKey) async throws -> Bool {
+        if shared { _ = try await fetch(key) }
         let now = clock()
         let revoked: SessionBinding? = shard(key).rows.withLock { rows in
             guard var row = rows[key], row.expiresAt > now, !row.principal.isRevoked else { return nil }
@@ -194,17 +255,30 @@ public final class SessionTable: Sendable {
         guard let revoked else { return false }
         pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
         try await store.upsertBinding(revoked)
+        if shared { await announce(key) }
         return true
     }
 
     /// Revokes every live binding of `subject` in `tenant` (of one issuer when given); returns how many.
     public func revoke(tenant: TenantID, subject: String, issuer: String? = nil) async throws -> Int {
+        if shared { try await refresh(tenant: tenant, subject: subject) }
         var count = 0
         for binding in bindings(tenant: tenant, subject: subject, now: clock()) {
             if let issuer, binding.principal.issuer != issuer { continue }
             if try await revoke(binding.key) { count += 1 }
         }
         return count
+    }
+
+    /// Installs the store's live rows of `tenant` (one subject's, when given) in memory: on a
+    /// shared store, other replicas' bindings this one has not seen yet.
+    public func refresh(tenant: TenantID, subject: String? = nil) async throws {
+        for row in try await store.bindings(tenant: tenant, subject: subject, now: clock()) {
+            let current = shard(row.key).rows.withLock { $0[row.key] }
+            // Memory's own expiry may be later (touches not flushed yet); the principal is the store's.
+            if let current, current.principal == row.principal { continue }
+            install(row, replacing: current)
+        }
     }
 
     /// Live, unrevoked bindings of a tenant, optionally filtered (for the admin API).

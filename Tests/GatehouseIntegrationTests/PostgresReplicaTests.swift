@@ -1,6 +1,7 @@
 import Foundation
 import GatehouseApp
 import GatehouseCore
+import GatehouseDemo
 import GatehouseHTTP
 import NIOHTTP1
 import Testing
@@ -8,9 +9,9 @@ import Testing
 @testable import GatehousePostgres
 
 /// DESIGN 9 from outside: two Gatehouse replicas on one PostgreSQL database share the session
-/// bindings, so a session bound through one is enforced by the other. (Live propagation of
-/// later changes between running replicas is not part of the store yet: a replica sees what
-/// was bound when it loaded — at start.)
+/// bindings, so a session bound through one is enforced by the other — whether the other
+/// started after the binding (it loads it) or was running already (it asks the store, and
+/// changes are announced with LISTEN/NOTIFY); registered IdPs and admin keys follow within 1 s.
 @Suite(
     .serialized,
     .enabled(if: PostgresTestServer.url != nil, "GATEHOUSE_TEST_POSTGRES_URL is not set (scripts/test starts a server and sets it)"))
@@ -68,6 +69,71 @@ struct PostgresReplicaTests {
                 #expect(aliceOnA.status == 403)
                 let bobOnA = try await h.client.request("POST", "/t/acme/invocations", headers: [bob, (Self.runtime, "shared-runtime-0002")], body: "{}")
                 #expect(bobOnA.status == 200)
+            }
+        }
+    }
+
+    @Test func changesOnOneRunningReplicaAreEnforcedByTheOtherWithinASecond() async throws {
+        try await withReplicaDatabase { url in
+            try await withAdminHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
+                let b = try await h.startReplica()
+                defer { Task { await b.shutdown() } }
+                let onB = RawClient(port: b.dataPort)
+                let adminB = RawClient(port: b.adminPort)
+                let alice = h.bearer(h.token("alice"))
+                let bob = h.bearer(h.token("bob"))
+                func status(_ client: RawClient, _ path: String, _ headers: [(String, String)]) async throws -> Int {
+                    try await client.request("POST", path, headers: headers, body: "{}").status
+                }
+
+                // Client-issued: alice claims on A; bob, racing on B a moment later, is refused by
+                // the store even though B never saw the binding; alice is accepted on B.
+                #expect(try await status(h.client, "/t/acme/invocations", [alice, (Self.runtime, "live-runtime-0001")]) == 200)
+                #expect(try await status(onB, "/t/acme/invocations", [bob, (Self.runtime, "live-runtime-0001")]) == 403)
+                #expect(try await status(onB, "/t/acme/invocations", [alice, (Self.runtime, "live-runtime-0001")]) == 200)
+
+                // Server-issued: opened through A, at once usable by alice on B and unknown to bob.
+                for agent in h.acme { agent.setResponseHeaders(HTTPHeaders([(Self.mcp, "live-mcp-0001")])) }
+                #expect(try await status(h.client, "/t/acme/mcp", [alice]) == 200)
+                for agent in h.acme { agent.setResponseHeaders([:]) }
+                #expect(try await status(onB, "/t/acme/mcp", [bob, (Self.mcp, "live-mcp-0001")]) == 404)
+                #expect(try await status(onB, "/t/acme/mcp", [alice, (Self.mcp, "live-mcp-0001")]) == 200)
+                // Both replicas hold it in memory now; A's copy is then revoked through B.
+                #expect(try await status(h.client, "/t/acme/mcp", [alice, (Self.mcp, "live-mcp-0001")]) == 200)
+                let key = try await h.createKey("acme")
+                let op = ("Authorization", "Bearer \(key.key)")
+                let revoked = try await adminB.request("DELETE", "/admin/v1/tenants/acme/sessions/\(Self.mcp)/live-mcp-0001", headers: [op])
+                #expect(revoked.status == 204, "\(revoked.text)")
+                #expect(await eventually(within: 1) { (try? await status(h.client, "/t/acme/mcp", [alice, (Self.mcp, "live-mcp-0001")])) == 404 },
+                        "the revocation made on B is enforced on A within 1 s")
+                // Same for a client-issued session A holds: revoked by subject through B.
+                let bySubject = try await adminB.request("DELETE", "/admin/v1/tenants/acme/sessions?subject=alice", headers: [op])
+                #expect(bySubject.status == 200, "\(bySubject.text)")
+                #expect(await eventually(within: 1) { (try? await status(h.client, "/t/acme/invocations", [alice, (Self.runtime, "live-runtime-0001")])) == 403 })
+                // B lists what A bound (a session B never saw).
+                #expect(try await status(h.client, "/t/acme/invocations", [bob, (Self.runtime, "live-runtime-0002")]) == 200)
+                let listed = try await adminB.request("GET", "/admin/v1/tenants/acme/sessions?subject=bob", headers: [op])
+                #expect(listed.json?["items"]?.arrayValue?.count == 1, "\(listed.text)")
+
+                // An IdP registered on A passes on B within 1 s; deleted on B, refused on A within
+                // 1 s although A had verified (and cached) the token.
+                let partner = try await DevIdentityProvider.start(group: h.group)
+                let partnerToken = partner.mintToken(subject: "pat", tenant: "acme")
+                #expect(try await h.acmeStatus(partnerToken, port: b.dataPort) == 401)
+                let put = try await h.adminCall(
+                    "PUT", "/admin/v1/tenants/acme/idps/partner", token: key.key, body: Harness.idpBody(issuer: partner.issuer, jwksURI: partner.jwksURL))
+                #expect(put.status == 201, "\(put.text)")
+                #expect(await eventually(within: 1) { (try? await h.acmeStatus(partnerToken, port: b.dataPort)) == 200 }, "live on B within 1 s")
+                #expect(try await h.acmeStatus(partnerToken) == 200)
+                let deleted = try await adminB.request("DELETE", "/admin/v1/tenants/acme/idps/partner", headers: [op])
+                #expect(deleted.status == 204, "\(deleted.text)")
+                #expect(await eventually(within: 1) { (try? await h.acmeStatus(partnerToken)) == 401 }, "gone on A within 1 s")
+                try await partner.shutdown()
+
+                // A tenant admin key revoked on B is refused on A at once (every call reads the store).
+                let revokedKey = try await adminB.request("DELETE", "/admin/v1/tenants/acme/keys/\(key.id)", headers: [("Authorization", "Bearer \(testOperatorToken)")])
+                #expect(revokedKey.status == 204, "\(revokedKey.text)")
+                #expect(try await h.adminCall("GET", "/admin/v1/tenants/acme/idps", token: key.key).status == 401)
             }
         }
     }

@@ -136,6 +136,9 @@ import Testing
             struct Down: Error {}
             func loadBindings(now: Double) async throws -> [SessionBinding] { [] }
             func upsertBinding(_ binding: SessionBinding) async throws { throw Down() }
+            func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding { throw Down() }
+            func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? { throw Down() }
+            func bindings(tenant: TenantID, subject: String?, now: Double) async throws -> [SessionBinding] { throw Down() }
             func deleteBinding(_ key: SessionKey) async throws {}
             func touchBindings(_ updates: [SessionTouch]) async throws {}
             func deleteExpiredBindings(now: Double) async throws -> Int { 0 }

@@ -38,6 +38,15 @@ actor FlowTestStore: SessionStore {
 
     func loadBindings(now: Double) async throws -> [SessionBinding] { bindings.values.filter { $0.expiresAt > now } }
     func upsertBinding(_ binding: SessionBinding) async throws { bindings[binding.key] = binding }
+    func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding {
+        if let live = bindings[binding.key], live.expiresAt > now { return live }
+        bindings[binding.key] = binding
+        return binding
+    }
+    func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? { bindings[key].flatMap { $0.expiresAt > now ? $0 : nil } }
+    func bindings(tenant: TenantID, subject: String?, now: Double) async throws -> [SessionBinding] {
+        bindings.values.filter { $0.key.tenant == tenant && $0.expiresAt > now && (subject == nil || $0.principal.subject == subject) }
+    }
     func deleteBinding(_ key: SessionKey) async throws { bindings[key] = nil }
     func touchBindings(_ updates: [SessionTouch]) async throws {
         for u in updates where bindings[u.key] != nil {
