@@ -14,7 +14,9 @@ extension PostgresStore {
         /// How long opening one connection (TCP, TLS, login) may take.
         public var connectTimeout: Duration = .seconds(5)
         /// How long one store call may take before it fails with `.timedOut`.
-        public var operationTimeout: Duration = .seconds(10)
+        public var operationTimeout: Duration = .seconds(5)
+        /// The limit instead while the last call found the database unreachable.
+        public var outageTimeout: Duration = .seconds(1)
         /// How long the schema migration at start may take (it may wait for another replica's).
         public var migrationTimeout: Duration = .seconds(60)
         /// How long `ping()` waits before reporting the store unreachable.

@@ -1,14 +1,13 @@
 import GatehouseSessions
 import PostgresNIO
 
-/// LISTEN/NOTIFY between replicas — the building block for enforcing a change made on one
-/// replica on the others within a second (DESIGN 9). Not wired in yet: the intended use is
-/// that a mutation notifies (in or right after its transaction) with the key it changed, and
-/// every replica runs one `listen` loop that reloads or drops that key from memory, and
-/// reloads everything after the loop had to reconnect (notifications sent meanwhile are lost).
+/// LISTEN/NOTIFY between replicas: how a change made on one replica is enforced on the others
+/// within a second (DESIGN 9). `ReplicaSync` (GatehouseApp) notifies after each change and runs
+/// one `listen` loop per replica, which drops or re-reads what changed and re-reads everything
+/// whenever the LISTEN is (re-)established (notifications sent meanwhile are lost).
 ///
-/// Payloads are visible to anyone who can LISTEN on the database: send keys' hashes or table
-/// names, never a session id or a token.
+/// Payloads are visible to anyone who can LISTEN on the database: they are sealed
+/// (`ReplicaChangeCodec`), never a session id or a token in clear.
 extension PostgresStore {
     /// Sends `payload` (at most 7999 bytes) to every session listening on `channel`, on commit.
     public func notify(channel: String, payload: String) async throws {
@@ -25,16 +24,22 @@ extension PostgresStore {
         channel: String, onListening: @Sendable () async -> Void = {}, onNotification: @Sendable (String) async -> Void
     ) async throws {
         if isClosed { throw SessionStoreError.closed }
-        try await migrate()
-        try await Self.mapErrors {
-            try await client.withConnection { connection in
-                try await connection.listen(on: channel) { notifications in
-                    await onListening()
-                    for try await notification in notifications {
-                        await onNotification(notification.payload)
+        do {
+            try await migrate()
+            try await Self.mapErrors {
+                try await client.withConnection { connection in
+                    try await connection.listen(on: channel) { notifications in
+                        await onListening()
+                        for try await notification in notifications {
+                            await onNotification(notification.payload)
+                        }
                     }
                 }
             }
+        } catch let error as PostgresStoreError where error.code == .unavailable || error.code == .timedOut {
+            // The listener is the first to hear the database go: other calls need not wait for it.
+            noteOutage(error)
+            throw error
         }
     }
 }

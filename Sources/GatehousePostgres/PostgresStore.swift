@@ -23,6 +23,10 @@ public final class PostgresStore: Sendable {
     let options: Options
     private let runner: Task<Void, Never>
     private let state = Mutex(State())
+    /// Set while the database looks away (a call failed for want of an answer); cleared by the
+    /// next call that succeeds. Meanwhile calls get `outageTimeout`, so that a request needing
+    /// a write fails fast with 503 instead of holding its client for `operationTimeout`.
+    private let outage = Mutex(false)
 
     private struct State {
         var closed = false
@@ -142,11 +146,25 @@ public final class PostgresStore: Sendable {
     @discardableResult
     func perform<T: Sendable>(_ body: @escaping @Sendable (PostgresClient) async throws -> T) async throws -> T {
         if isClosed { throw SessionStoreError.closed }
-        try await migrate()
-        let client = self.client
-        return try await Self.mapErrors {
-            try await withPostgresDeadline(options.operationTimeout) { try await body(client) }
+        let limit = outage.withLock { $0 } ? options.outageTimeout : options.operationTimeout
+        do {
+            try await migrate()
+            let client = self.client
+            let result = try await Self.mapErrors {
+                try await withPostgresDeadline(limit) { try await body(client) }
+            }
+            outage.withLock { $0 = false }
+            return result
+        } catch let error as PostgresStoreError where error.code == .unavailable || error.code == .timedOut {
+            noteOutage(error)
+            throw error
         }
+    }
+
+    /// Calls made from now on get `outageTimeout` until one succeeds.
+    func noteOutage(_ error: Error) {
+        let began = outage.withLock { o in defer { o = true }; return !o }
+        if began { logger.error("database unreachable; calls fail fast until it answers", metadata: ["error": "\(error)"]) }
     }
 
     /// Runs `body` in one transaction (see `PostgresClient.transaction`).

@@ -3,8 +3,10 @@ import GatehouseCore
 /// The durable side of the session-binding table and of OAuth flow bindings (DESIGN 5, 6, 9).
 ///
 /// Every mutating call returns only once the change is durable (it survives `kill -9` of the
-/// process). The hot path never waits on the store for lookups: `SessionTable` serves them from
-/// memory and uses the store only to persist changes and to reload at start.
+/// process). With a store of its own, the hot path never waits on the store for lookups:
+/// `SessionTable` serves them from memory and uses the store only to persist changes and to
+/// reload at start. With a shared store, memory is a cache: an id it does not hold is looked up
+/// here, and a claim is decided here (`claimBinding`).
 /// Implementations: `SQLiteSessionStore` (embedded default) and `PostgresStore` (module
 /// GatehousePostgres, shared by several replicas); one conformance suite checks both.
 public protocol SessionStore: Sendable {

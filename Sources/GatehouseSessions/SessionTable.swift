@@ -29,6 +29,9 @@ public final class SessionTable: Sendable {
     private let counts = Mutex<[TenantID: Int]>([:])
     /// Told about every binding this replica bound, revoked or ended (replica sync, DESIGN 9).
     private let announcer = Mutex<(@Sendable (SessionKey) async -> Void)?>(nil)
+    /// Store deletes started by `end` and not finished yet: a claim of the same id waits for
+    /// its delete, or it would lose to the row that was just ended.
+    private let ending = Mutex<(tasks: [SessionKey: (id: UInt64, task: Task<Void, Never>)], next: UInt64)>(([:], 0))
     /// True when other replicas write the same store: memory is then a cache, and a key it
     /// does not hold is looked up in the store before it is called unknown.
     public let shared: Bool
@@ -106,9 +109,13 @@ public final class SessionTable: Sendable {
     /// binding the store lost.
     @discardableResult
     public func persist(_ binding: SessionBinding) async throws -> SessionBinding {
-        let winner: SessionBinding
+        var winner: SessionBinding
         do {
             winner = try await store.claimBinding(binding, now: binding.createdAt)
+            if winner != binding, let pending = ending.withLock({ $0.tasks[binding.key]?.task }) {
+                await pending.value
+                winner = try await store.claimBinding(binding, now: binding.createdAt)
+            }
         } catch {
             forget(binding.key)
             throw error
@@ -153,7 +160,16 @@ public final class SessionTable: Sendable {
     /// keeps its row: it is written back after the delete.
     public func end(_ key: SessionKey) {
         evict(key)
-        Task { await self.deleteStored(key) }
+        ending.withLock { pending in
+            let previous = pending.tasks[key]?.task
+            let id = pending.next
+            pending.next &+= 1
+            pending.tasks[key] = (id, Task {
+                await previous?.value
+                await self.deleteStored(key)
+                self.ending.withLock { if $0.tasks[key]?.id == id { $0.tasks[key] = nil } }
+            })
+        }
     }
 
     /// Drops a binding from memory at once (the store follows with `remove`).
@@ -165,7 +181,6 @@ public final class SessionTable: Sendable {
     private func deleteStored(_ key: SessionKey) async {
         do {
             try await store.deleteBinding(key)
-            if let rebound = shard(key).rows.withLock({ $0[key] }) { try await store.upsertBinding(rebound) }
             if shared { await announce(key) }
         } catch {
             logger.error("session binding removal not persisted", metadata: ["tenant": "\(key.tenant)", "error": "\(error)"])

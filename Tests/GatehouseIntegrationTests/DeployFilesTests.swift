@@ -1,0 +1,829 @@
+import Foundation
+import GatehouseCore
+import GatehousePostgres
+import Testing
+import Yams
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// deploy/: the Dockerfile, compose file, Kubernetes manifests and systemd unit must agree with
+/// each other and with deploy/config/gatehouse.yaml, and that configuration must run: the real
+/// binary is started from it (two replicas sharing one key folder and store) and probed on the
+/// exact paths the manifests name.
+@Suite(.serialized) struct DeployFilesTests {
+    static let root = CLITests.repoRoot
+    static let deploy = root + "/deploy"
+
+    // MARK: - Every file parses
+
+    @Test func everyYAMLFileUnderDeployParses() throws {
+        let files = Self.files(under: Self.deploy).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
+        for expected in ["compose.yaml", "config/gatehouse.yaml", "config/kustomization.yaml", "kubernetes/deployment.yaml", "kubernetes/service.yaml"] {
+            #expect(files.contains(expected), "deploy/\(expected) is missing")
+        }
+        for file in files {
+            let documents = try Self.documents(file)
+            #expect(!documents.isEmpty, "deploy/\(file) holds no YAML document")
+            for (index, document) in documents.enumerated() {
+                #expect(document.isMap, "deploy/\(file) document \(index) is not a mapping")
+            }
+        }
+        // service.yaml holds two documents: both must be read.
+        #expect(try Self.documents("kubernetes/service.yaml").count == 2)
+    }
+
+    // MARK: - Kubernetes
+
+    @Test func kubernetesManifestsMatchTheConfig() throws {
+        let config = try DeployConfig.load()
+        let manifests = try Self.kubernetesObjects()
+        let deployment = try #require(manifests.first { $0["kind"].string == "Deployment" })
+        let name = try #require(deployment["metadata"]["name"].string)
+        let podLabels = deployment["spec"]["template"]["metadata"]["labels"].stringMap
+        #expect(!podLabels.isEmpty)
+        #expect(Self.selects(deployment["spec"]["selector"]["matchLabels"].stringMap, podLabels), "the Deployment's selector matches its pods")
+
+        let pod = deployment["spec"]["template"]["spec"]
+        let container = try #require(pod["containers"].array.first { $0["name"].string == "gatehouse" })
+        var portsByName: [String: Int] = [:]
+        for port in container["ports"].array {
+            if let portName = port["name"].string, let number = port["containerPort"].int { portsByName[portName] = number }
+        }
+        #expect(portsByName["http"] == config.dataPort, "containerPort http = listen in gatehouse.yaml")
+        #expect(portsByName["admin"] == config.adminPort, "containerPort admin = admin.listen in gatehouse.yaml")
+
+        #expect(container["readinessProbe"]["httpGet"]["path"].string == "/readyz")
+        #expect(container["readinessProbe"]["httpGet"]["port"].string == "admin")
+        #expect(container["livenessProbe"]["httpGet"]["path"].string == "/healthz")
+        #expect(container["livenessProbe"]["httpGet"]["port"].string == "admin")
+        if container["startupProbe"].exists {
+            #expect(container["startupProbe"]["httpGet"]["port"].string == "admin")
+        }
+
+        // Hardening.
+        #expect(pod["securityContext"]["runAsNonRoot"].bool == true)
+        #expect(pod["securityContext"]["seccompProfile"]["type"].string == "RuntimeDefault")
+        #expect((pod["securityContext"]["runAsUser"].int ?? 0) > 0)
+        for c in pod["containers"].array + pod["initContainers"].array {
+            let context = c["securityContext"]
+            #expect(context["allowPrivilegeEscalation"].bool == false, "\(c["name"].string ?? "?")")
+            #expect(context["readOnlyRootFilesystem"].bool == true, "\(c["name"].string ?? "?")")
+            #expect(context["capabilities"]["drop"].array.compactMap(\.string).contains("ALL"), "\(c["name"].string ?? "?")")
+            #expect(c["resources"]["requests"].exists && c["resources"]["limits"].exists, "\(c["name"].string ?? "?")")
+        }
+
+        // The mounts put the files where the config expects them.
+        let args = container["args"].array.compactMap(\.string)
+        #expect(args.count == 3 && args.first == "serve" && args.dropFirst().first == "--config")
+        let configPath = try #require(args.last)
+        let configDir = (configPath as NSString).deletingLastPathComponent
+        let volumes = Dictionary(pod["volumes"].array.compactMap { v in v["name"].string.map { ($0, v) } }) { a, _ in a }
+        let mounts = container["volumeMounts"].array
+        let configMount = try #require(mounts.first { $0["mountPath"].string == configPath })
+        #expect(configMount["subPath"].string == (configPath as NSString).lastPathComponent)
+        let tenantsMount = try #require(mounts.first { $0["mountPath"].string == configDir + "/" + config.tenantsDir })
+        let keysMount = try #require(mounts.first { $0["mountPath"].string == config.keyDir }, "key_dir is mounted")
+        let generated = try Self.generatedConfigMaps()
+        for mount in [configMount, tenantsMount] {
+            let volume = try #require(volumes[mount["name"].string ?? ""])
+            let map = try #require(volume["configMap"]["name"].string)
+            #expect(generated[map] != nil, "ConfigMap \(map) is generated by deploy/config/kustomization.yaml")
+        }
+        #expect(generated[volumes[configMount["name"].string ?? ""]?["configMap"]["name"].string ?? ""] == ["gatehouse.yaml"])
+        let keysVolume = try #require(volumes[keysMount["name"].string ?? ""])
+        #expect(keysVolume["emptyDir"].exists, "keys are copied into an emptyDir by the init container")
+
+        // The init container fills that emptyDir from the keys Secret.
+        let initContainer = try #require(pod["initContainers"].array.first)
+        let initMounts = Dictionary(initContainer["volumeMounts"].array.compactMap { m in m["name"].string.map { ($0, m) } }) { a, _ in a }
+        let env = Self.plainEnv(initContainer)
+        #expect(initMounts[keysMount["name"].string ?? ""]?["mountPath"].string == env["KEYS_TO"])
+        let secretMount = try #require(initMounts.values.first { $0["mountPath"].string == env["KEYS_FROM"] })
+        #expect(volumes[secretMount["name"].string ?? ""]?["secret"]["secretName"].string == "gatehouse-keys")
+
+        // Secrets referenced by the container exist in the example with those keys.
+        let secret = try #require(manifests.first { $0["kind"].string == "Secret" })
+        let secretKeys = Set(secret["stringData"].stringMap.keys)
+        var fromSecrets: Set<String> = []
+        for variable in container["env"].array {
+            let ref = variable["valueFrom"]["secretKeyRef"]
+            guard ref.exists else { continue }
+            #expect(ref["name"].string == secret["metadata"]["name"].string)
+            #expect(secretKeys.contains(ref["key"].string ?? ""), "secret.example.yaml has \(ref["key"].string ?? "?")")
+            if let n = variable["name"].string { fromSecrets.insert(n) }
+        }
+        #expect(fromSecrets == ["GATEHOUSE_STORE", "GATEHOUSE_OPERATOR_TOKEN"])
+
+        // Services: select the pods, target ports that exist.
+        let services = manifests.filter { $0["kind"].string == "Service" }
+        #expect(services.count == 2)
+        var targeted: Set<String> = []
+        for service in services {
+            #expect(Self.selects(service["spec"]["selector"].stringMap, podLabels), "Service \(service["metadata"]["name"].string ?? "?") selects the pods")
+            for port in service["spec"]["ports"].array {
+                if let byName = port["targetPort"].string, portsByName[byName] != nil {
+                    targeted.insert(byName)
+                } else if let number = port["targetPort"].int, let match = portsByName.first(where: { $0.value == number }) {
+                    targeted.insert(match.key)
+                } else {
+                    Issue.record("Service port \(port["name"].string ?? "?") targets no container port")
+                }
+            }
+        }
+        #expect(targeted == ["http", "admin"])
+        let adminService = try #require(Self.adminService(manifests))
+        let annotations = adminService["metadata"]["annotations"].stringMap
+        #expect(annotations["prometheus.io/scrape"] == "true")
+        #expect(Int(annotations["prometheus.io/port"] ?? "") == config.adminPort)
+        #expect(annotations["prometheus.io/path"] == "/metrics")
+
+        // HPA and PDB.
+        let hpa = try #require(manifests.first { $0["kind"].string == "HorizontalPodAutoscaler" })
+        #expect(hpa["apiVersion"].string == "autoscaling/v2")
+        #expect(hpa["spec"]["scaleTargetRef"]["kind"].string == "Deployment")
+        #expect(hpa["spec"]["scaleTargetRef"]["apiVersion"].string == "apps/v1")
+        #expect(hpa["spec"]["scaleTargetRef"]["name"].string == name)
+        #expect(hpa["spec"]["metrics"].array.contains { $0["resource"]["name"].string == "cpu" })
+        let minReplicas = try #require(hpa["spec"]["minReplicas"].int)
+        #expect(minReplicas >= 2 && (hpa["spec"]["maxReplicas"].int ?? 0) >= minReplicas)
+        let pdb = try #require(manifests.first { $0["kind"].string == "PodDisruptionBudget" })
+        #expect(pdb["apiVersion"].string == "policy/v1")
+        #expect(Self.selects(pdb["spec"]["selector"]["matchLabels"].stringMap, podLabels))
+        let minAvailable = try #require(pdb["spec"]["minAvailable"].int)
+        #expect(minAvailable >= 1 && minAvailable < min(minReplicas, deployment["spec"]["replicas"].int ?? 0), "a node drain can proceed")
+    }
+
+    @Test func kustomizationsListEveryFile() throws {
+        let kustomization = try Self.yaml("kubernetes/kustomization.yaml")
+        let resources = kustomization["resources"].array.compactMap(\.string)
+        for resource in resources {
+            var isDirectory: ObjCBool = false
+            #expect(FileManager.default.fileExists(atPath: Self.deploy + "/kubernetes/" + resource, isDirectory: &isDirectory), "\(resource) exists")
+        }
+        #expect(resources.contains("../config"), "the ConfigMaps from deploy/config are part of the build")
+        let manifests = Self.files(under: Self.deploy + "/kubernetes").filter { $0.hasSuffix(".yaml") }
+        let expected = Set(manifests).subtracting(["kustomization.yaml", "secret.example.yaml"])
+        #expect(Set(resources.filter { !$0.hasPrefix("../") }) == expected, "every manifest except the secret example is applied")
+        #expect(!resources.contains("secret.example.yaml"))
+        // The image kustomize rewrites is the one the containers use.
+        let imageNames = Set(kustomization["images"].array.compactMap { $0["name"].string })
+        let deployment = try #require(try Self.kubernetesObjects().first { $0["kind"].string == "Deployment" })
+        let pod = deployment["spec"]["template"]["spec"]
+        for container in pod["containers"].array + pod["initContainers"].array {
+            #expect(imageNames.contains(container["image"].string ?? ""), "kustomization sets the image of \(container["name"].string ?? "?")")
+        }
+
+        // The tenants ConfigMap is built from exactly the files in deploy/config/tenants.
+        let tenantFiles = try Self.tenantFiles()
+        #expect(!tenantFiles.isEmpty)
+        let generated = try Self.generatedConfigMaps()
+        #expect(generated["gatehouse-tenants"].map(Set.init) == Set(tenantFiles.map { "tenants/" + $0 }))
+        for files in generated.values {
+            for file in files { #expect(FileManager.default.fileExists(atPath: Self.deploy + "/config/" + file), "\(file) exists") }
+        }
+    }
+
+    // MARK: - Compose and nginx
+
+    @Test func composeRunsTwoReplicasOfOneConfigBehindNginx() throws {
+        let config = try DeployConfig.load()
+        let compose = try Self.yaml("compose.yaml")
+        let services = compose["services"]
+        let replicas = ["gatehouse-a", "gatehouse-b"].map { services[$0] }
+        for replica in replicas { #expect(replica.exists) }
+        let (a, b) = (replicas[0], replicas[1])
+
+        // Same image, same config, same key volume, same store.
+        let context = try #require(a["build"]["context"].string)
+        let dockerfile = try #require(a["build"]["dockerfile"].string)
+        #expect(b["build"]["context"].string == context && b["build"]["dockerfile"].string == dockerfile)
+        let contextPath = URL(fileURLWithPath: Self.deploy + "/" + context).standardizedFileURL.path
+        #expect(contextPath == URL(fileURLWithPath: Self.root).standardizedFileURL.path, "built from the repository root")
+        #expect(FileManager.default.fileExists(atPath: contextPath + "/" + dockerfile))
+        #expect(a["image"].string != nil && a["image"].string == b["image"].string)
+        let volumesA = a["volumes"].array.compactMap(\.string)
+        #expect(volumesA == b["volumes"].array.compactMap(\.string), "both replicas mount the same things")
+        let mounts = volumesA.map { Self.composeMount($0) }
+        let configDir = (try Self.dockerCommand().last.map { ($0 as NSString).deletingLastPathComponent }) ?? ""
+        let configMount = try #require(mounts.first { $0.target == configDir }, "the config folder is mounted at \(configDir)")
+        #expect(FileManager.default.fileExists(atPath: Self.deploy + "/" + configMount.source + "/gatehouse.yaml"))
+        let keyMount = try #require(mounts.first { $0.target == config.keyDir }, "key_dir is a volume")
+        #expect(compose["volumes"].map[keyMount.source] != nil, "\(keyMount.source) is a named volume shared by both replicas")
+
+        let storeA = try #require(a["environment"]["GATEHOUSE_STORE"].string)
+        #expect(storeA == b["environment"]["GATEHOUSE_STORE"].string)
+        #expect(storeA.hasPrefix("postgres://") && storeA.contains("@postgres:5432/") && storeA.hasSuffix("?sslmode=disable"))
+        #expect(a["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string == b["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string)
+        #expect(a["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string?.hasPrefix("${") == true, "the token comes from the environment, not the file")
+
+        // Start order: PostgreSQL healthy, then a, then b (a creates the keys b loads).
+        for replica in replicas { #expect(replica["depends_on"]["postgres"]["condition"].string == "service_healthy") }
+        #expect(b["depends_on"]["gatehouse-a"]["condition"].string == "service_healthy")
+        let postgres = services["postgres"]
+        #expect(postgres["image"].string?.hasPrefix("postgres:16") == true)
+        #expect(postgres["healthcheck"]["test"].array.compactMap(\.string).contains("pg_isready"))
+        #expect(postgres["volumes"].array.contains { $0.string?.hasSuffix(":/var/lib/postgresql/data") == true })
+
+        // The admin port is never published beyond loopback.
+        for (name, service) in services.map {
+            for port in service["ports"].array.compactMap({ $0.string ?? $0.int.map(String.init) }) {
+                let container = Int(port.split(separator: ":").last ?? "") ?? -1
+                if name.hasPrefix("gatehouse") || container == config.adminPort {
+                    #expect(port.hasPrefix("127.0.0.1:"), "\(name) publishes \(port) beyond loopback")
+                }
+            }
+        }
+
+        // nginx: its upstream is exactly the replicas' data ports, streaming-friendly.
+        let lb = try #require(services.map.values.first { $0["image"].string?.hasPrefix("nginx") == true })
+        let confMount = try #require(lb["volumes"].array.compactMap(\.string).map(Self.composeMount).first { $0.target == "/etc/nginx/nginx.conf" })
+        let nginx = try Self.nginxConfig(Self.deploy + "/" + confMount.source)
+        let servers = nginx.upstreamServers
+        #expect(Set(servers.map(\.host)) == ["gatehouse-a", "gatehouse-b"])
+        #expect(servers.allSatisfy { $0.port == config.dataPort }, "nginx reaches the data port \(config.dataPort)")
+        #expect(nginx.location["proxy_pass"] == "http://" + nginx.upstreamName)
+        #expect(nginx.location["proxy_http_version"] == "1.1")
+        #expect(nginx.location["proxy_buffering"] == "off")
+        #expect(nginx.location["proxy_set_header Connection"] == "\"\"")
+        #expect(nginx.upstream["keepalive"] != nil)
+        let readTimeout = Double((nginx.location["proxy_read_timeout"] ?? "0").filter(\.isNumber)) ?? 0
+        #expect(readTimeout > config.upstreamIdleTimeout, "nginx waits longer than Gatehouse's idle timeout")
+        let headerBuffer = nginx.server["large_client_header_buffers"]?.split(separator: " ").last.flatMap { Self.nginxSize(String($0)) } ?? 0
+        #expect(headerBuffer >= config.maxHeaderBytes, "a head Gatehouse accepts fits nginx's buffers")
+        let bodyLimit = nginx.server["client_max_body_size"].flatMap(Self.nginxSize) ?? 0
+        #expect(bodyLimit == 0 || bodyLimit > config.maxRequestBodyBytes, "Gatehouse, not nginx, answers 413")
+    }
+
+    // MARK: - Dockerfile and systemd
+
+    @Test func dockerfileAndSystemdRunTheSameCommandAsKubernetes() throws {
+        let config = try DeployConfig.load()
+        let dockerfile = try Self.dockerInstructions()
+        let exposed = Set(dockerfile.filter { $0.keyword == "EXPOSE" }.flatMap { $0.rest.split(separator: " ").compactMap { Int($0.split(separator: "/")[0]) } })
+        #expect(exposed == [config.dataPort, config.adminPort])
+        let user = try #require(dockerfile.last { $0.keyword == "USER" }?.rest)
+        let uid = String(user.split(separator: ":")[0])
+        #expect(uid != "root" && uid != "0" && Int(uid) != nil, "a numeric non-root user (runAsNonRoot can verify it)")
+        let deployment = try #require(try Self.kubernetesObjects().first { $0["kind"].string == "Deployment" })
+        #expect(deployment["spec"]["template"]["spec"]["securityContext"]["runAsUser"].int == Int(uid))
+
+        // ENTRYPOINT + CMD = the Deployment's args = the unit's ExecStart.
+        let entrypoint = try #require(Self.jsonArray(dockerfile.last { $0.keyword == "ENTRYPOINT" }?.rest))
+        #expect(entrypoint.count == 1 && (entrypoint[0] as NSString).lastPathComponent == "gatehouse")
+        let command = try Self.dockerCommand()
+        let container = try #require(deployment["spec"]["template"]["spec"]["containers"].array.first { $0["name"].string == "gatehouse" })
+        #expect(container["args"].array.compactMap(\.string) == command)
+        let unit = try Self.systemdService()
+        let execStart = try #require(unit["ExecStart"]?.first).split(separator: " ").map(String.init)
+        #expect(execStart.first == entrypoint[0])
+        #expect(Array(execStart.dropFirst()) == command)
+        let subcommands = try Self.usageSubcommands()
+        #expect(subcommands.contains(command.first ?? ""), "\(command.first ?? "") is a gatehouse command (\(subcommands))")
+        let reload = unit["ExecReload"] ?? []
+        #expect(reload.contains("/bin/kill -HUP $MAINPID"), "reload is SIGHUP")
+        for line in reload where line.hasPrefix(entrypoint[0]) {
+            let words = line.split(separator: " ").map(String.init)
+            #expect(subcommands.contains(words.dropFirst().first ?? ""))
+        }
+        #expect(unit["User"]?.first.map { $0 != "root" && $0 != "0" } ?? (unit["DynamicUser"]?.first == "yes"))
+        let stateDirectories = (unit["StateDirectory"] ?? []).flatMap { $0.split(separator: " ").map { "/var/lib/" + $0 } }
+        #expect(stateDirectories.contains { config.keyDir == $0 || config.keyDir.hasPrefix($0 + "/") }, "key_dir is writable for the unit")
+        #expect(unit["ProtectSystem"]?.first == "strict" && unit["NoNewPrivileges"]?.first == "yes")
+
+        // The image has what its instructions use, and the build context holds it.
+        let copies = dockerfile.filter { $0.keyword == "COPY" && !$0.rest.contains("--from=") }
+        #expect(copies.count >= 4)
+        let ignore = try String(contentsOfFile: Self.deploy + "/Dockerfile.dockerignore", encoding: .utf8)
+        let included = ignore.split(separator: "\n").filter { $0.hasPrefix("!") }.map { String($0.dropFirst()).trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
+        var destinations: [String: String] = [:]
+        for copy in copies {
+            let words = copy.rest.split(separator: " ").filter { !$0.hasPrefix("--") }.map(String.init)
+            for source in words.dropLast() {
+                let plain = source.replacingOccurrences(of: "*", with: "").trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                if !source.contains("*") {
+                    #expect(FileManager.default.fileExists(atPath: Self.root + "/" + plain), "COPY source \(source) exists")
+                }
+                #expect(included.contains { plain == $0 || plain.hasPrefix($0 + "/") }, "\(source) is in the build context")
+                destinations[plain] = words.last
+            }
+        }
+        #expect(destinations["deploy/config/gatehouse.yaml"] == command.last, "the baked-in config is the one CMD names")
+        let healthcheck = try #require(Self.jsonArray(dockerfile.last { $0.keyword == "HEALTHCHECK" }?.rest.components(separatedBy: "CMD ").last))
+        #expect(healthcheck == [destinations["deploy/healthcheck.sh"] ?? "?"])
+        #expect(dockerfile.contains { $0.keyword == "RUN" && $0.rest.contains(config.keyDir) }, "the image creates key_dir for uid \(uid)")
+    }
+
+    // MARK: - The real binary
+
+    @Test func checkAcceptsTheDeployConfigWithTheStoresTheManifestsSet() throws {
+        let path = Self.deploy + "/config/gatehouse.yaml"
+        let tenants = try Self.tenantFiles().count
+        let plain = try Self.runGatehouse(["check", "--config", path])
+        #expect(plain.status == 0, "\(plain.stdout)\(plain.stderr)")
+        #expect(plain.stdout == "ok: \(tenants) tenants\n")
+
+        // The file's store is a placeholder that can never be used by accident.
+        let store = try #require(try Self.yaml("config/gatehouse.yaml")["store"].string)
+        let host = try PostgresURL(parsing: store).host
+        #expect(host.hasSuffix(".invalid"))
+
+        // The store URLs the compose file and the secret example hand over are accepted.
+        let compose = try Self.yaml("compose.yaml")
+        let composeStore = try #require(compose["services"]["gatehouse-a"]["environment"]["GATEHOUSE_STORE"].string)
+        let secret = try #require(try Self.kubernetesObjects().first { $0["kind"].string == "Secret" })
+        for url in [Self.interpolate(composeStore), try #require(secret["stringData"]["store-url"].string)] {
+            let r = try Self.runGatehouse(["check", "--config", path], environment: ["GATEHOUSE_STORE": url])
+            #expect(r.status == 0 && r.stdout == "ok: \(tenants) tenants\n", "\(r.stdout)\(r.stderr)")
+        }
+    }
+
+    /// Two replicas from deploy/config/gatehouse.yaml, started as Kubernetes starts them: the keys
+    /// made by make-keys.sh, mounted as a Secret (symlinks), copied by the init container's own
+    /// script; then the probes, the scrape path and the health check script, and both replicas
+    /// publishing the same keys without writing to the key folder.
+    @Test func replicasServeFromTheDeployConfig() async throws {
+        let config = try DeployConfig.load()
+        let manifests = try Self.kubernetesObjects()
+        let deployment = try #require(manifests.first { $0["kind"].string == "Deployment" })
+        let pod = deployment["spec"]["template"]["spec"]
+        let container = try #require(pod["containers"].array.first { $0["name"].string == "gatehouse" })
+        let dir = try TempDir()
+
+        // Keys: make-keys.sh, then the Secret volume's layout (..data symlinks).
+        let made = try Self.runProcess("/bin/sh", [Self.deploy + "/make-keys.sh", dir.path + "/made"])
+        #expect(made.status == 0, "\(made.stderr)")
+        let madeNames = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/made").sorted()
+        #expect(madeNames.count == 2 && madeNames.contains("flow-token.key") && madeNames.contains { $0.hasSuffix(".pem") })
+        let secret = dir.path + "/secret"
+        let timestamped = secret + "/..2026_01_01_00_00_00.000000001"
+        try FileManager.default.createDirectory(atPath: timestamped, withIntermediateDirectories: true)
+        for name in madeNames {
+            try FileManager.default.copyItem(atPath: dir.path + "/made/" + name, toPath: timestamped + "/" + name)
+        }
+        try FileManager.default.createSymbolicLink(atPath: secret + "/..data", withDestinationPath: (timestamped as NSString).lastPathComponent)
+        for name in madeNames {
+            try FileManager.default.createSymbolicLink(atPath: secret + "/" + name, withDestinationPath: "..data/" + name)
+        }
+
+        // The init container's command, with its two mount paths mapped to temporary folders.
+        let keys = dir.path + "/keys"
+        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
+        let initContainer = try #require(pod["initContainers"].array.first)
+        let initCommand = initContainer["command"].array.compactMap(\.string) + initContainer["args"].array.compactMap(\.string)
+        var initEnv = Self.plainEnv(initContainer)
+        #expect(initEnv["KEYS_TO"] == config.keyDir)
+        #expect(initEnv["KEYS_FROM"] != nil)
+        initEnv["KEYS_FROM"] = secret
+        initEnv["KEYS_TO"] = keys
+        let copied = try Self.runProcess(try #require(initCommand.first), Array(initCommand.dropFirst()), environment: initEnv)
+        #expect(copied.status == 0, "\(copied.stderr)")
+        let keyNames = try FileManager.default.contentsOfDirectory(atPath: keys).sorted()
+        #expect(keyNames == madeNames)
+        for name in keyNames {
+            let attributes = try FileManager.default.attributesOfItem(atPath: keys + "/" + name)
+            #expect(attributes[.type] as? FileAttributeType == .typeRegular, "\(name) is a copy, not a symlink")
+            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(name) is private")
+        }
+
+        // gatehouse.yaml as shipped, but for key_dir (no environment override exists for it).
+        let original = try String(contentsOfFile: Self.deploy + "/config/gatehouse.yaml", encoding: .utf8)
+        #expect(original.components(separatedBy: "\"\(config.keyDir)\"").count == 2, "key_dir appears once, quoted")
+        try dir.write("etc/gatehouse.yaml", original.replacingOccurrences(of: "\"\(config.keyDir)\"", with: "\"\(keys)\""))
+        // An empty tenants folder: the shipped tenant's IdP is on the internet (`check` covers it).
+        try FileManager.default.createDirectory(atPath: dir.path + "/etc/" + config.tenantsDir, withIntermediateDirectories: true)
+        let args = container["args"].array.compactMap(\.string)
+
+        let replicaArguments = Array(args.dropLast()) + [dir.path + "/etc/gatehouse.yaml"]
+
+        // PostgreSQL when the test server is there (a database of its own), else SQLite files.
+        if let server = PostgresTestServer.url {
+            let admin = try PostgresURL(parsing: server)
+            let name = "gh_deploy_" + UUID().uuidString.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(16)
+            let url = try await PostgresDatabases.create(name, admin: admin)
+            do {
+                try await Self.serveTwoReplicas(replicaArguments, manifests: manifests, keys: keys, store: { _ in url.connectionString })
+            } catch {
+                try? await PostgresDatabases.drop(name, admin: admin)
+                throw error
+            }
+            try await PostgresDatabases.drop(name, admin: admin)
+        } else {
+            try await Self.serveTwoReplicas(replicaArguments, manifests: manifests, keys: keys, store: { "sqlite:" + dir.path + "/state-\($0).sqlite" })
+        }
+    }
+
+    private static func serveTwoReplicas(_ arguments: [String], manifests: [Y], keys: String, store: (String) -> String) async throws {
+        let deployment = try #require(manifests.first { $0["kind"].string == "Deployment" })
+        let container = try #require(deployment["spec"]["template"]["spec"]["containers"].array.first { $0["name"].string == "gatehouse" })
+        let readiness = try #require(container["readinessProbe"]["httpGet"]["path"].string)
+        let liveness = try #require(container["livenessProbe"]["httpGet"]["path"].string)
+        let scrapePath = try #require(adminService(manifests)?["metadata"]["annotations"]["prometheus.io/path"].string)
+        let keyNames = try FileManager.default.contentsOfDirectory(atPath: keys).sorted()
+        let keysBefore = try snapshot(keys)
+        let operatorToken = Secrets.randomToken(bytes: 24)
+        func environment(_ replica: String) -> [String: String] {
+            [
+                "GATEHOUSE_LISTEN": "127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:0",
+                "GATEHOUSE_STORE": store(replica), "GATEHOUSE_OPERATOR_TOKEN": operatorToken,
+            ]
+        }
+
+        let a = try ServedReplica(arguments: arguments, environment: environment("a"))
+        defer { a.kill() }
+        let aServing = await a.waitServing()
+        #expect(aServing, "replica a: \(a.log)")
+        guard aServing else { return }
+        let aAdmin = RawClient(port: a.adminPort)
+        for path in [liveness, readiness] {
+            let r = try await aAdmin.request("GET", path)
+            #expect(r.status == 200, "\(path): \(r.status) \(r.text)")
+        }
+        let metrics = try await aAdmin.request("GET", scrapePath)
+        #expect(metrics.status == 200)
+        #expect(metrics.header("Content-Type")?.hasPrefix("text/plain; version=0.0.4") == true)
+        #expect(looksLikePrometheusText(metrics.text), "\(metrics.text.prefix(500))")
+        #expect(metrics.text.contains("# TYPE gatehouse_requests_total counter"))
+
+        // The image's HEALTHCHECK script, finding the port as it does in the container.
+        let healthy = try runProcess("/bin/bash", [deploy + "/healthcheck.sh"], environment: ["GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:\(a.adminPort)"])
+        #expect(healthy.status == 0, "\(healthy.stderr)")
+
+        // The published keys are exactly the ones in the folder.
+        let jwksA = try await RawClient(port: a.dataPort).request("GET", "/.gatehouse/jwks.json")
+        #expect(jwksA.status == 200)
+        let kids = Set(jwksA.json?["keys"]?.arrayValue?.compactMap { $0["kid"]?.stringValue } ?? [])
+        #expect(kids == Set(keyNames.filter { $0.hasSuffix(".pem") }.map { String($0.dropLast(4)) }))
+
+        // Replica b: same folder, same store, the same keys; the operator token works there too.
+        let b = try ServedReplica(arguments: arguments, environment: environment("b"))
+        defer { b.kill() }
+        let bServing = await b.waitServing()
+        #expect(bServing, "replica b: \(b.log)")
+        guard bServing else { return }
+        let bAdmin = RawClient(port: b.adminPort)
+        #expect(try await bAdmin.request("GET", readiness).status == 200)
+        let jwksB = try await RawClient(port: b.dataPort).request("GET", "/.gatehouse/jwks.json")
+        #expect(jwksB.json != nil && jwksB.json == jwksA.json, "both replicas publish the same keys")
+        let tenants = try await bAdmin.request("GET", "/admin/v1/tenants", headers: [("Authorization", "Bearer \(operatorToken)")])
+        #expect(tenants.status == 200, "GATEHOUSE_OPERATOR_TOKEN is the operator token")
+        #expect(try await bAdmin.request("GET", "/admin/v1/tenants").status == 401)
+
+        // Nothing was written to the key folder: a read-only mount is enough.
+        #expect(try snapshot(keys) == keysBefore)
+
+        // SIGTERM (what Kubernetes, compose and systemd send) stops both cleanly.
+        let aStatus = await a.stop()
+        let bStatus = await b.stop()
+        #expect(aStatus == 0, "\(a.log)")
+        #expect(bStatus == 0, "\(b.log)")
+        let afterStop = try runProcess("/bin/bash", [deploy + "/healthcheck.sh", "\(a.adminPort)"])
+        #expect(afterStop.status != 0, "the health check fails once Gatehouse is gone")
+    }
+}
+
+// MARK: - Reading the files
+
+extension DeployFilesTests {
+    /// What the tests need from deploy/config/gatehouse.yaml.
+    struct DeployConfig {
+        var dataPort: Int
+        var adminPort: Int
+        var tenantsDir: String
+        var keyDir: String
+        var upstreamIdleTimeout: Double
+        var maxHeaderBytes: Int
+        var maxRequestBodyBytes: Int
+
+        static func load() throws -> DeployConfig {
+            let file = try DeployFilesTests.yaml("config/gatehouse.yaml")
+            func port(_ listen: String?) throws -> Int {
+                let text = try #require(listen)
+                return try #require(Int(text.split(separator: ":").last ?? ""))
+            }
+            return DeployConfig(
+                dataPort: try port(file["listen"].string), adminPort: try port(file["admin"]["listen"].string),
+                tenantsDir: file["tenants_dir"].string ?? "tenants", keyDir: try #require(file["assertion"]["key_dir"].string),
+                upstreamIdleTimeout: file["limits"]["upstream_idle_timeout_seconds"].double ?? 300,
+                maxHeaderBytes: file["limits"]["max_header_bytes"].int ?? 32768,
+                maxRequestBodyBytes: file["limits"]["max_request_body_bytes"].int ?? 10_485_760)
+        }
+    }
+
+    /// A parsed YAML value, navigable without casts.
+    struct Y {
+        let value: Any?
+        init(_ value: Any?) { self.value = value }
+        subscript(_ key: String) -> Y { Y((value as? [AnyHashable: Any])?[AnyHashable(key)]) }
+        var exists: Bool { value != nil && !(value is NSNull) }
+        var isMap: Bool { value is [AnyHashable: Any] }
+        var string: String? { value as? String }
+        var bool: Bool? { value as? Bool }
+        var int: Int? { (value as? Int) ?? (value as? String).flatMap { Int($0) } }
+        var double: Double? { (value as? Double) ?? (value as? Int).map(Double.init) }
+        var array: [Y] { (value as? [Any])?.map { Y($0) } ?? [] }
+        var map: [String: Y] {
+            var out: [String: Y] = [:]
+            for (key, v) in value as? [AnyHashable: Any] ?? [:] { if let k = key.base as? String { out[k] = Y(v) } }
+            return out
+        }
+        var stringMap: [String: String] { map.compactMapValues { $0.string ?? $0.int.map(String.init) } }
+    }
+
+    static func text(_ relative: String) throws -> String {
+        try String(contentsOfFile: deploy + "/" + relative, encoding: .utf8)
+    }
+
+    static func yaml(_ relative: String) throws -> Y {
+        Y(try Yams.load(yaml: try text(relative)))
+    }
+
+    static func documents(_ relative: String) throws -> [Y] {
+        try Yams.load_all(yaml: try text(relative)).map { Y($0) }
+    }
+
+    /// Files under `directory`, relative to it, sorted.
+    static func files(under directory: String) -> [String] {
+        (FileManager.default.enumerator(atPath: directory)?.allObjects as? [String] ?? []).filter { path in
+            var isDirectory: ObjCBool = false
+            return FileManager.default.fileExists(atPath: directory + "/" + path, isDirectory: &isDirectory) && !isDirectory.boolValue
+        }.sorted()
+    }
+
+    static func tenantFiles() throws -> [String] {
+        try FileManager.default.contentsOfDirectory(atPath: deploy + "/config/tenants")
+            .filter { !$0.hasPrefix(".") && ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) }.sorted()
+    }
+
+    /// Every object in deploy/kubernetes/*.yaml but the kustomization.
+    static func kubernetesObjects() throws -> [Y] {
+        try files(under: deploy + "/kubernetes").filter { $0.hasSuffix(".yaml") && $0 != "kustomization.yaml" }
+            .flatMap { try documents("kubernetes/" + $0) }
+    }
+
+    static func adminService(_ manifests: [Y]) -> Y? {
+        manifests.first { $0["kind"].string == "Service" && $0["spec"]["ports"].array.contains { $0["targetPort"].string == "admin" } }
+    }
+
+    /// ConfigMap name -> the files deploy/config/kustomization.yaml builds it from.
+    static func generatedConfigMaps() throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        for generator in try yaml("config/kustomization.yaml")["configMapGenerator"].array {
+            if let name = generator["name"].string { out[name] = generator["files"].array.compactMap(\.string) }
+        }
+        return out
+    }
+
+    static func selects(_ selector: [String: String], _ labels: [String: String]) -> Bool {
+        !selector.isEmpty && selector.allSatisfy { labels[$0.key] == $0.value }
+    }
+
+    static func plainEnv(_ container: Y) -> [String: String] {
+        var out: [String: String] = [:]
+        for variable in container["env"].array {
+            if let name = variable["name"].string, let value = variable["value"].string { out[name] = value }
+        }
+        return out
+    }
+
+    /// `SOURCE:TARGET[:MODE]` of a compose volume.
+    static func composeMount(_ text: String) -> (source: String, target: String) {
+        let parts = text.split(separator: ":").map(String.init)
+        return (parts.first ?? "", parts.count > 1 ? parts[1] : "")
+    }
+
+    /// `${NAME}` and `${NAME:?message}` replaced by a value as compose would.
+    static func interpolate(_ text: String) -> String {
+        text.replacingOccurrences(of: #"\$\{[A-Z_]+(:\?[^}]*)?\}"#, with: "0123abcd", options: .regularExpression)
+    }
+
+    struct DockerInstruction {
+        var keyword: String
+        var rest: String
+    }
+
+    static func dockerInstructions() throws -> [DockerInstruction] {
+        var out: [DockerInstruction] = []
+        var current = ""
+        for line in try text("Dockerfile").split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("#") { continue }
+            if trimmed.hasSuffix("\\") {
+                current += trimmed.dropLast() + " "
+                continue
+            }
+            current += trimmed
+            let words = current.split(separator: " ", maxSplits: 1)
+            if let keyword = words.first {
+                out.append(DockerInstruction(keyword: keyword.uppercased(), rest: words.count > 1 ? words[1].trimmingCharacters(in: .whitespaces) : ""))
+            }
+            current = ""
+        }
+        return out
+    }
+
+    static func jsonArray(_ text: String?) -> [String]? {
+        guard let text, let value = try? JSONParser.parse(text.trimmingCharacters(in: .whitespaces)) else { return nil }
+        return value.arrayValue?.compactMap(\.stringValue)
+    }
+
+    /// The Dockerfile's CMD.
+    static func dockerCommand() throws -> [String] {
+        try #require(jsonArray(try dockerInstructions().last { $0.keyword == "CMD" }?.rest))
+    }
+
+    /// Key -> values of the unit's [Service] section.
+    static func systemdService() throws -> [String: [String]] {
+        var out: [String: [String]] = [:]
+        var section = ""
+        for line in try text("systemd/gatehouse.service").split(separator: "\n") {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("[") { section = trimmed }
+            guard section == "[Service]", !trimmed.hasPrefix("#"), let equals = trimmed.firstIndex(of: "=") else { continue }
+            out[String(trimmed[..<equals]), default: []].append(String(trimmed[trimmed.index(after: equals)...]))
+        }
+        return out
+    }
+
+    /// The commands `gatehouse help` lists.
+    static func usageSubcommands() throws -> [String] {
+        let help = try runGatehouse(["help"])
+        var inCommands = false
+        var out: [String] = []
+        for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("commands:") { inCommands = true; continue }
+            if inCommands {
+                guard line.hasPrefix("  "), let word = line.split(separator: " ").first else { break }
+                out.append(String(word))
+            }
+        }
+        return out
+    }
+
+    struct NginxConfig {
+        var upstreamName: String
+        var upstream: [String: String]
+        var upstreamServers: [(host: String, port: Int)]
+        var server: [String: String]
+        var location: [String: String]
+    }
+
+    /// The directives of the upstream block, of the server and of its `location /`.
+    static func nginxConfig(_ path: String) throws -> NginxConfig {
+        let text = try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n")
+            .map { $0.split(separator: "#", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? "" }
+            .joined(separator: "\n")
+        var blocks: [String] = []
+        var config = NginxConfig(upstreamName: "", upstream: [:], upstreamServers: [], server: [:], location: [:])
+        var statement = ""
+        for character in text {
+            switch character {
+            case "{":
+                blocks.append(statement.trimmingCharacters(in: .whitespacesAndNewlines))
+                statement = ""
+            case "}":
+                blocks.removeLast()
+                statement = ""
+            case ";":
+                let words = statement.split(whereSeparator: { $0 == " " || $0 == "\n" }).map(String.init)
+                statement = ""
+                guard let name = words.first else { continue }
+                let block = blocks.last ?? ""
+                if block.hasPrefix("upstream ") {
+                    config.upstreamName = String(block.dropFirst("upstream ".count))
+                    if name == "server", let address = words.dropFirst().first, let colon = address.lastIndex(of: ":") {
+                        config.upstreamServers.append((String(address[..<colon]), Int(address[address.index(after: colon)...]) ?? -1))
+                    } else {
+                        config.upstream[name] = words.dropFirst().joined(separator: " ")
+                    }
+                } else if block == "server" {
+                    config.server[name] = words.dropFirst().joined(separator: " ")
+                } else if block == "location /" {
+                    if name == "proxy_set_header", words.count >= 3 {
+                        config.location[name + " " + words[1]] = words.dropFirst(2).joined(separator: " ")
+                    } else {
+                        config.location[name] = words.dropFirst().joined(separator: " ")
+                    }
+                }
+            default:
+                statement.append(character)
+            }
+        }
+        return config
+    }
+
+    /// nginx sizes: `32k`, `11m`, `1024`.
+    static func nginxSize(_ text: String) -> Int? {
+        let lower = text.lowercased()
+        if let n = Int(lower) { return n }
+        guard let n = Int(lower.dropLast()) else { return nil }
+        switch lower.last {
+        case "k": return n * 1024
+        case "m": return n * 1024 * 1024
+        case "g": return n * 1024 * 1024 * 1024
+        default: return nil
+        }
+    }
+
+    /// Prometheus text exposition: `# HELP`/`# TYPE` comments and `name{labels} value` samples.
+    static func looksLikePrometheusText(_ text: String) -> Bool {
+        let lines = text.split(separator: "\n")
+        guard lines.contains(where: { $0.hasPrefix("# TYPE gatehouse_") }) else { return false }
+        let sample = #/^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})? [-+0-9.eE]+|NaN|[+-]Inf$/#
+        return lines.allSatisfy { line in
+            line.hasPrefix("# HELP ") || line.hasPrefix("# TYPE ") || (try? sample.wholeMatch(in: String(line))) != nil
+        }
+    }
+
+    /// Names -> contents of the files in `directory`.
+    static func snapshot(_ directory: String) throws -> [String: Data] {
+        var out: [String: Data] = [:]
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) {
+            out[name] = try Data(contentsOf: URL(fileURLWithPath: directory + "/" + name))
+        }
+        return out
+    }
+}
+
+// MARK: - Running processes
+
+extension DeployFilesTests {
+    struct Run {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The `gatehouse` binary with only the given `GATEHOUSE_*` variables.
+    static func runGatehouse(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        try runProcess(CLITests.binary, arguments, environment: environment)
+    }
+
+    /// Runs a short-lived program to its end. Every program run here bounds its own waiting.
+    static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = cleanEnvironment().merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// The test's environment without any `GATEHOUSE_*` override a developer may have set.
+    static func cleanEnvironment() -> [String: String] {
+        ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("GATEHOUSE_") }
+    }
+
+    /// `gatehouse serve` in the background.
+    final class ServedReplica {
+        let process = Process()
+        private let stderrLog: LineCollector
+        private let stdoutLog: LineCollector
+        private(set) var dataPort = 0
+        private(set) var adminPort = 0
+
+        init(arguments: [String], environment: [String: String]) throws {
+            process.executableURL = URL(fileURLWithPath: CLITests.binary)
+            process.arguments = arguments
+            process.environment = DeployFilesTests.cleanEnvironment().merging(environment) { $1 }
+            let out = Pipe()
+            let err = Pipe()
+            process.standardOutput = out
+            process.standardError = err
+            stdoutLog = LineCollector(out.fileHandleForReading)
+            stderrLog = LineCollector(err.fileHandleForReading)
+            try process.run()
+        }
+
+        var log: String { stderrLog.text }
+
+        /// True once both listeners are up (their ports read from the start-up log line).
+        func waitServing() async -> Bool {
+            let serving = await eventually(within: 30) { !process.isRunning || stderrLog.text.contains("gatehouse serving") }
+            guard serving, process.isRunning,
+                let data = CLITests.listenPort(in: stderrLog.text), let admin = CLITests.listenPort(in: stderrLog.text, field: "admin")
+            else { return false }
+            (dataPort, adminPort) = (data, admin)
+            return true
+        }
+
+        /// SIGTERM, then the exit status (nil if it did not exit within 15 s).
+        func stop() async -> Int32? {
+            if process.isRunning { process.terminate() }
+            guard await eventually(within: 15, { !process.isRunning }) else { return nil }
+            return process.terminationStatus
+        }
+
+        func kill() {
+            if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
+        }
+    }
+}
