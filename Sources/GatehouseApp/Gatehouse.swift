@@ -128,7 +128,17 @@ public final class Gatehouse: Sendable {
         let settings = snapshot.settings
         try await sessions.load()
         try await live.loadRegistered(from: store)
-        await keySets.prime(snapshot)
+        // Keys are fetched before serving, but a slow IdP (or ten thousand of them) must not
+        // hold the listeners closed: after 1 s the fetches carry on in the background, and a
+        // token arriving meanwhile waits for its own IdP's fetch only.
+        let snapshotToPrime = snapshot
+        let keySetsToPrime = keySets
+        let primed = Mutex(false)
+        Task.detached {
+            await keySetsToPrime.prime(snapshotToPrime)
+            primed.withLock { $0 = true }
+        }
+        for _ in 0..<100 where !primed.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
         let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port, tls: settings.tls)
         let adminPort = try await admin.start()
         ports.withLock { $0 = (data, adminPort) }
