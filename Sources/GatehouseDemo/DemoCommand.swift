@@ -13,8 +13,8 @@ public enum DemoCommand {
         try FileManager.default.createDirectory(atPath: stateDir, withIntermediateDirectories: true)
 
         let idp = try await DevIdentityProvider.start(port: PortProbe.preferred(9400), group: group)
-        let acmeAgent = try await EchoAgent.start(port: PortProbe.preferred(7001), group: group, options: .init(name: "acme-agent"))
-        let globexAgent = try await EchoAgent.start(port: PortProbe.preferred(7002), group: group, options: .init(name: "globex-agent"))
+        let acmeAgent = try await EchoAgent.start(port: PortProbe.preferred(7001), group: group, options: .init(name: "acme-agent", recordLimit: 100))
+        let globexAgent = try await EchoAgent.start(port: PortProbe.preferred(7002), group: group, options: .init(name: "globex-agent", recordLimit: 100))
 
         var settings = GatehouseSettings()
         settings.listen = SocketAddressSpec(host: "127.0.0.1", port: PortProbe.preferred(8080))

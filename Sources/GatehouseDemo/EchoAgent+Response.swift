@@ -12,6 +12,7 @@ extension EchoAgent {
             $0.append(RecordedRequest(
                 method: request.method.rawValue, uri: request.uri, headers: request.headers, body: request.body,
                 assertion: assertion))
+            if $0.count > options.recordLimit { $0.removeFirst($0.count - options.recordLimit / 2) }
         }
         var response: HTTPServerResponse
         if let fixed = options.fixedResponse {

@@ -41,12 +41,17 @@ public final class EchoAgent: Sendable {
         public var assertionIssuer: String
         public var assertionHeader: String
         public var clock: WallClock
+        /// How many received requests `received()` keeps (the newest); older ones are dropped,
+        /// so a long-running demo does not grow without bound.
+        public var recordLimit: Int
 
         public init(
             name: String, fixedResponse: FixedResponse? = nil, responseHeaders: HTTPHeaders = [:],
             assertionJWKSURL: String? = nil, assertionIssuer: String = "gatehouse",
-            assertionHeader: String = "X-Gatehouse-Assertion", clock: @escaping WallClock = SystemWallClock.now
+            assertionHeader: String = "X-Gatehouse-Assertion", clock: @escaping WallClock = SystemWallClock.now,
+            recordLimit: Int = 100_000
         ) {
+            self.recordLimit = recordLimit
             self.name = name
             self.fixedResponse = fixedResponse
             self.responseHeaders = responseHeaders
