@@ -21,27 +21,26 @@ extension PostgresStore: SessionStore {
     }
 
     public func upsertBinding(_ binding: SessionBinding) async throws {
-        try await perform { client in
-            try await client.query(
-                """
-                INSERT INTO session_bindings (\(unescaped: Self.bindingColumns))
-                VALUES (\(binding.key.tenant.rawValue), \(binding.key.header), \(binding.key.id), \(binding.principal.issuer),
-                        \(binding.principal.subject), \(binding.principal.clientID), \(binding.upstream), \(binding.issuedBy.rawValue),
-                        \(binding.createdAt), \(binding.lastSeenAt), \(binding.expiresAt))
-                ON CONFLICT (tenant, header, session_id) DO UPDATE SET
-                    issuer = EXCLUDED.issuer, subject = EXCLUDED.subject, client_id = EXCLUDED.client_id,
-                    upstream = EXCLUDED.upstream, issued_by = EXCLUDED.issued_by, created_at = EXCLUDED.created_at,
-                    last_seen_at = EXCLUDED.last_seen_at, expires_at = EXCLUDED.expires_at
-                """, logger: quietLogger)
-        }
+        _ = try await write(binding, replacingRowsExpiredBy: .infinity)
     }
 
     /// One statement: the insert wins unless a live row exists, which the `WHERE` of the
     /// conflict clause leaves untouched (and locked until commit, so a concurrent claim waits
-    /// and then sees it). Nothing returned means a live row won; it is read back.
+    /// and then sees it). Nothing written means a live row won; it is read back.
     public func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding {
-        let written = try await perform { client in
-            try await client.rows(
+        for _ in 0..<3 {
+            if try await write(binding, replacingRowsExpiredBy: now) { return binding }
+            if let live = try await self.binding(binding.key, now: now) { return live }
+            // The live row was deleted between the two statements: claim again.
+        }
+        throw PostgresStoreError(.server, "session binding claim kept racing with deletes of the same id")
+    }
+
+    /// Inserts the row for `binding.key`, or replaces one whose `expires_at <= cutoff`
+    /// (`.infinity`: any). Returns whether the row was written.
+    private func write(_ binding: SessionBinding, replacingRowsExpiredBy cutoff: Double) async throws -> Bool {
+        try await perform { client in
+            try await client.count(
                 """
                 INSERT INTO session_bindings (\(unescaped: Self.bindingColumns))
                 VALUES (\(binding.key.tenant.rawValue), \(binding.key.header), \(binding.key.id), \(binding.principal.issuer),
@@ -51,14 +50,10 @@ extension PostgresStore: SessionStore {
                     issuer = EXCLUDED.issuer, subject = EXCLUDED.subject, client_id = EXCLUDED.client_id,
                     upstream = EXCLUDED.upstream, issued_by = EXCLUDED.issued_by, created_at = EXCLUDED.created_at,
                     last_seen_at = EXCLUDED.last_seen_at, expires_at = EXCLUDED.expires_at
-                WHERE session_bindings.expires_at <= \(now)
+                WHERE session_bindings.expires_at <= \(cutoff)
                 RETURNING 1
-                """)
+                """) == 1
         }
-        if !written.isEmpty { return binding }
-        if let live = try await self.binding(binding.key, now: now) { return live }
-        // The winner expired between the two statements (a TTL of a few milliseconds): try again.
-        return try await claimBinding(binding, now: now)
     }
 
     public func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? {

@@ -63,6 +63,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var sessionKeys: [SessionKey] = []
         /// Unseen server-issued ids were looked up in the shared store already.
         var sessionsFetched = false
+        /// The tenant's rate limit counted this request already (it may pass `authenticated` twice).
+        var rateAdmitted = false
         /// While a new server-issued binding is being made durable, the response waits here:
         /// the rewritten head and every part that arrived meanwhile.
         var heldHead: HTTPResponseHead?
@@ -396,17 +398,21 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         case nil:
             break
         }
+        let now = monotonicSeconds()
+        // Admitted once per request, before any store lookup below: the tenant's rate limit
+        // also bounds how often its callers can make a replica ask the database.
+        if exchange?.rateAdmitted != true {
+            if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
+                var headers = HTTPHeaders()
+                headers.add(name: "retry-after", value: String(retryAfter))
+                respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
+                return
+            }
+            exchange?.rateAdmitted = true
+        }
         let unseen = unseenServerSessions(tenant: tenant)
         if !unseen.isEmpty {
             fetchSessionsThenContinue(unseen, principal: principal)
-            return
-        }
-
-        let now = monotonicSeconds()
-        if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
-            var headers = HTTPHeaders()
-            headers.add(name: "retry-after", value: String(retryAfter))
-            respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
             return
         }
         guard tenant.limiter.acquireSlot() else {

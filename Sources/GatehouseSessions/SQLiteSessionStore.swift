@@ -119,45 +119,35 @@ public final class SQLiteSessionStore: SessionStore {
     }
 
     public func upsertBinding(_ binding: SessionBinding) async throws {
-        try await perform { db in
-            try db.execute(
-                """
-                INSERT INTO session_bindings (\(Self.bindingColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (tenant, header, session_id) DO UPDATE SET
-                    issuer = excluded.issuer, subject = excluded.subject, client_id = excluded.client_id,
-                    upstream = excluded.upstream, issued_by = excluded.issued_by, created_at = excluded.created_at,
-                    last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at
-                """,
-                [
-                    .text(binding.key.tenant.rawValue), .text(binding.key.header), .text(binding.key.id),
-                    .text(binding.principal.issuer), .text(binding.principal.subject), .optionalText(binding.principal.clientID),
-                    .optionalText(binding.upstream), .text(binding.issuedBy.rawValue), .double(binding.createdAt),
-                    .double(binding.lastSeenAt), .double(binding.expiresAt),
-                ])
-        }
+        try await perform { db in try Self.write(binding, db) }
     }
 
     public func claimBinding(_ binding: SessionBinding, now: Double) async throws -> SessionBinding {
-        try await perform { [self] db in
+        try await perform { db in
             try db.transaction {
                 if let live = try Self.liveBinding(db, binding.key, now: now) { return live }
-                try db.execute(
-                    """
-                    INSERT INTO session_bindings (\(Self.bindingColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT (tenant, header, session_id) DO UPDATE SET
-                        issuer = excluded.issuer, subject = excluded.subject, client_id = excluded.client_id,
-                        upstream = excluded.upstream, issued_by = excluded.issued_by, created_at = excluded.created_at,
-                        last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at
-                    """,
-                    [
-                        .text(binding.key.tenant.rawValue), .text(binding.key.header), .text(binding.key.id),
-                        .text(binding.principal.issuer), .text(binding.principal.subject), .optionalText(binding.principal.clientID),
-                        .optionalText(binding.upstream), .text(binding.issuedBy.rawValue), .double(binding.createdAt),
-                        .double(binding.lastSeenAt), .double(binding.expiresAt),
-                    ])
+                try Self.write(binding, db)
                 return binding
             }
         }
+    }
+
+    /// Inserts or replaces the row for `binding.key`.
+    private static func write(_ binding: SessionBinding, _ db: SQLiteDatabase) throws {
+        try db.execute(
+            """
+            INSERT INTO session_bindings (\(bindingColumns)) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (tenant, header, session_id) DO UPDATE SET
+                issuer = excluded.issuer, subject = excluded.subject, client_id = excluded.client_id,
+                upstream = excluded.upstream, issued_by = excluded.issued_by, created_at = excluded.created_at,
+                last_seen_at = excluded.last_seen_at, expires_at = excluded.expires_at
+            """,
+            [
+                .text(binding.key.tenant.rawValue), .text(binding.key.header), .text(binding.key.id),
+                .text(binding.principal.issuer), .text(binding.principal.subject), .optionalText(binding.principal.clientID),
+                .optionalText(binding.upstream), .text(binding.issuedBy.rawValue), .double(binding.createdAt),
+                .double(binding.lastSeenAt), .double(binding.expiresAt),
+            ])
     }
 
     public func binding(_ key: SessionKey, now: Double) async throws -> SessionBinding? {

@@ -16,10 +16,15 @@ import Testing
     }
 
     static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
+        try runToEnd(binary, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    }
+
+    /// Runs a short-lived program with exactly `environment` to its end, collecting its output.
+    static func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        process.environment = environment
         let out = Pipe()
         let err = Pipe()
         process.standardOutput = out

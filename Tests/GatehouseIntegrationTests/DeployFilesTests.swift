@@ -749,11 +749,7 @@ extension DeployFilesTests {
 // MARK: - Running processes
 
 extension DeployFilesTests {
-    struct Run {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
+    typealias Run = CLITests.Run
 
     /// The `gatehouse` binary with only the given `GATEHOUSE_*` variables.
     static func runGatehouse(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
@@ -762,19 +758,7 @@ extension DeployFilesTests {
 
     /// Runs a short-lived program to its end. Every program run here bounds its own waiting.
     static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = cleanEnvironment().merging(environment) { $1 }
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        try CLITests.runToEnd(executable, arguments, environment: cleanEnvironment().merging(environment) { $1 })
     }
 
     /// The test's environment without any `GATEHOUSE_*` override a developer may have set.

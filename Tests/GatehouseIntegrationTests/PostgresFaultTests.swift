@@ -29,7 +29,7 @@ struct PostgresFaultTests {
     }
 
     @Test func theDatabaseGoingAwayAndComingBackUnderLoad() async throws {
-        try await withTestDatabase { direct in
+        try await PostgresTestServer.withDatabase(prefix: "gh_fault_") { direct in
             let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
             var viaForwarder = try PostgresURL(parsing: direct)
             let forwarder = TCPForwarder(group: group, targetHost: viaForwarder.host, targetPort: viaForwarder.port)
@@ -107,17 +107,4 @@ struct PostgresFaultTests {
     }
 
     static let runtime = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
-
-    private func withTestDatabase(_ body: (String) async throws -> Void) async throws {
-        let admin = try PostgresURL(parsing: PostgresTestServer.url ?? "")
-        let name = "gh_fault_" + UUID().uuidString.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(16)
-        let database = try await PostgresDatabases.create(String(name), admin: admin)
-        do {
-            try await body(database.connectionString)
-        } catch {
-            try? await PostgresDatabases.drop(database.database, admin: admin)
-            throw error
-        }
-        try await PostgresDatabases.drop(database.database, admin: admin)
-    }
 }

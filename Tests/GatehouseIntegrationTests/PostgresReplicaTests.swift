@@ -20,7 +20,7 @@ struct PostgresReplicaTests {
     static let runtime = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
 
     @Test func aSessionBoundThroughOneReplicaIsEnforcedByAnother() async throws {
-        try await withReplicaDatabase { url in
+        try await PostgresTestServer.withDatabase(prefix: "gh_replicas_") { url in
             try await withHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
                 #expect(h.gatehouse.store is PostgresStore)
                 let alice = h.bearer(h.token("alice"))
@@ -74,7 +74,7 @@ struct PostgresReplicaTests {
     }
 
     @Test func changesOnOneRunningReplicaAreEnforcedByTheOtherWithinASecond() async throws {
-        try await withReplicaDatabase { url in
+        try await PostgresTestServer.withDatabase(prefix: "gh_replicas_") { url in
             try await withAdminHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
                 let b = try await h.startReplica()
                 defer { Task { await b.shutdown() } }
@@ -138,11 +138,34 @@ struct PostgresReplicaTests {
         }
     }
 
-    /// A database of its own for the test (the harness's SQLite file is not used), dropped after.
-    private func withReplicaDatabase(_ body: (String) async throws -> Void) async throws {
-        let admin = try PostgresURL(parsing: PostgresTestServer.url ?? "")
-        let name = "gh_replicas_" + UUID().uuidString.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(16)
-        let database = try await PostgresDatabases.create(String(name), admin: admin)
+    @Test func aStoreLookupForAnUnseenSessionCountsOnceAgainstTheTenantRateLimit() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_ratelimit_") { url in
+            try await withHarness({ setup, _, _ in
+                setup.settings.store = .postgres(url: url)
+                setup.tenants[0].limits = TenantLimits(requestsPerSecond: 1)
+            }) { h in
+                // An id the replica never saw is looked up in the store: the request is admitted
+                // once (404 for the unknown session, not 429 for a second admission)…
+                let alice = h.bearer(h.token("alice"))
+                let first = try await h.client.request("POST", "/t/acme/mcp", headers: [alice, (Self.mcp, "never-issued-0001")], body: "{}")
+                #expect(first.status == 404)
+                // …and the limit still applies to such requests.
+                let second = try await h.client.request("POST", "/t/acme/mcp", headers: [alice, (Self.mcp, "never-issued-0002")], body: "{}")
+                #expect(second.status == 429)
+            }
+        }
+    }
+}
+
+/// The test server (`scripts/test` starts one): a user that may create databases.
+enum PostgresTestServer {
+    static var url: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// A database of its own for one test (the harness's SQLite file is not used), dropped after.
+    static func withDatabase(prefix: String, _ body: (String) async throws -> Void) async throws {
+        let admin = try PostgresURL(parsing: url ?? "")
+        let name = prefix + UUID().uuidString.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(16)
+        let database = try await PostgresDatabases.create(name, admin: admin)
         do {
             try await body(database.connectionString)
         } catch {
@@ -151,9 +174,4 @@ struct PostgresReplicaTests {
         }
         try await PostgresDatabases.drop(database.database, admin: admin)
     }
-}
-
-/// The test server (`scripts/test` starts one): a user that may create databases.
-enum PostgresTestServer {
-    static var url: String? { ProcessInfo.processInfo.environment["GATEHOUSE_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 } }
 }

@@ -187,6 +187,45 @@ import Testing
         #expect(stored.map(\.principal) == [bob], "nor from the store")
     }
 
+    @Test func aClaimAnotherWriterWonFirstYieldsToTheStoredBinding() async throws {
+        let f = try Fixture()
+        let now = f.clock.now()
+        // Another replica bound the id in the shared store; this table has not seen it.
+        let theirs = SessionBinding(
+            key: key, principal: bob, upstream: "u:2", issuedBy: .client, createdAt: now, lastSeenAt: now, expiresAt: now + 60)
+        try await f.store.upsertBinding(theirs)
+        guard case .bound(let mine) = f.table.claim(key, principal: alice, upstream: "u:1", issuedBy: .client, ttl: 60, now: now) else {
+            Issue.record("memory knew nothing of it")
+            return
+        }
+        let winner = try await f.table.persist(mine)
+        #expect(winner == theirs, "the store's binding wins")
+        #expect(f.table.lookup(key, now: now) == theirs, "and replaces the lost claim in memory")
+        #expect(try await f.store.binding(key, now: now) == theirs, "the stored row is untouched")
+        #expect(f.table.count(tenant: acme) == 1)
+    }
+
+    @Test func reloadingReplacingMakesMemoryExactlyTheStore() async throws {
+        let f = try Fixture()
+        let now = f.clock.now()
+        let other = SessionKey(tenant: acme, header: key.header, id: "gone-from-the-store")
+        for k in [key, other] {
+            guard case .bound(let b) = f.table.claim(k, principal: alice, upstream: nil, issuedBy: .client, ttl: 60, now: now) else {
+                Issue.record("claim")
+                return
+            }
+            try await f.table.persist(b)
+        }
+        // Meanwhile, in the store: one row removed, the other re-bound to bob (another replica).
+        try await f.store.deleteBinding(other)
+        let rebound = SessionBinding(key: key, principal: bob, upstream: nil, issuedBy: .client, createdAt: now, lastSeenAt: now, expiresAt: now + 60)
+        try await f.store.upsertBinding(rebound)
+        try await f.table.load(replacing: true)
+        #expect(f.table.lookup(other, now: now) == nil)
+        #expect(f.table.lookup(key, now: now)?.principal == bob)
+        #expect(f.table.count(tenant: acme) == 1)
+    }
+
     @Test func logLabelsNeverContainTheID() {
         let label = SessionTable.logLabel("secret-session-id")
         #expect(!label.contains("secret"))

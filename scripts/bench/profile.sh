@@ -1,65 +1,6 @@
 #!/usr/bin/env bash
-# A quick throughput check on this machine: requests/s straight to an nginx upstream, and
-# through Gatehouse (RS256 token verified once, then served from the verified-token cache,
-# two propagated headers and a signed assertion per request). wrk runs on CPU 0; nginx and
-# Gatehouse share CPU 1. Usage: scripts/bench/quick.sh [seconds]   (needs a release build)
+# A perf profile of Gatehouse under wrk load: the quick.sh set-up, recorded into /tmp/perf.data
+# (or PERF_DATA). Usage: scripts/bench/profile.sh [seconds]   (needs a release build and perf)
+#   perf report -i /tmp/perf.data --no-children --sort sym
 set -euo pipefail
-cd "$(dirname "$0")/../.."
-DURATION="${1:-10}"
-for tool in wrk nginx; do
-  command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
-done
-[ -x .build/release/gatehouse ] || swift build -c release --product gatehouse
-WORK=$(mktemp -d)
-chmod 755 "$WORK"   # nginx workers (www-data) read the key set from here
-trap 'kill $(jobs -p) 2>/dev/null || true; nginx -p "$WORK" -c nginx.conf -s stop 2>/dev/null || true; rm -rf "$WORK"' EXIT
-UP=18081; GH=18080; ADMIN=18090
-python3 scripts/bench/mint.py "$WORK" "https://bench.example" bench
-chmod 644 "$WORK/jwks.json"
-cat > "$WORK/nginx.conf" <<NGINX
-worker_processes 1;
-pid $WORK/nginx.pid;
-error_log $WORK/nginx-error.log;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$UP;
-    location = /jwks.json { default_type application/json; alias $WORK/jwks.json; }
-    location / { return 200 "ok\n"; }
-  }
-}
-NGINX
-mkdir -p "$WORK/tenants"
-cat > "$WORK/gatehouse.yaml" <<YAML
-listen: "127.0.0.1:$GH"
-admin:
-  listen: "127.0.0.1:$ADMIN"
-tenants_dir: tenants
-identity:
-  insecure_idp_hosts: ["127.0.0.1"]
-assertion:
-  key_dir: keys
-YAML
-cat > "$WORK/tenants/bench.yaml" <<YAML
-id: bench
-match:
-  path_prefix: "/t/bench"
-idps:
-  - name: bench
-    issuer: "https://bench.example"
-    jwks_uri: "http://127.0.0.1:$UP/jwks.json"
-    allowed_clients: ["bench-client"]
-upstreams:
-  - url: "http://127.0.0.1:$UP"
-YAML
-taskset -c 1 nginx -p "$WORK" -c nginx.conf
-taskset -c 1 .build/release/gatehouse serve --config "$WORK/gatehouse.yaml" > /dev/null 2> "$WORK/gatehouse.log" &
-for _ in $(seq 100); do curl -s "http://127.0.0.1:$ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
-TOKEN=$(cat "$WORK/token")
-code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GH/t/bench/")
-[ "$code" = 200 ] || { echo "gatehouse answered $code"; cat "$WORK/gatehouse.log"; exit 1; }
-run() { taskset -c 0 wrk -t1 -c32 -d"${DURATION}s" --latency "$@" | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s req/s   p50 %8s   p99 %8s\n", rps, p50, p99}'; }
-GPID=$(pgrep -f "gatehouse serve --config $WORK" | head -1); ls /proc/$GPID/task | wc -l > /tmp/prof-threads.txt; (sleep 3; perf record -F 1999 -g -o /tmp/perf.data -p $GPID -- sleep 8 >/dev/null 2>&1) &
-echo "through gatehouse:          $(run -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GH/t/bench/")"
+PERF_DATA="${PERF_DATA:-/tmp/perf.data}" exec "$(dirname "$0")/quick.sh" "$@"

@@ -3,6 +3,7 @@
 # through Gatehouse (RS256 token verified once, then served from the verified-token cache,
 # two propagated headers and a signed assertion per request). wrk runs on CPU 0; nginx and
 # Gatehouse share CPU 1. Usage: scripts/bench/quick.sh [seconds]   (needs a release build)
+# PERF_DATA=FILE also records a perf profile (perf record -g) of Gatehouse during its run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION="${1:-10}"
@@ -56,10 +57,19 @@ upstreams:
 YAML
 taskset -c 1 nginx -p "$WORK" -c nginx.conf
 taskset -c 1 .build/release/gatehouse serve --config "$WORK/gatehouse.yaml" > /dev/null 2> "$WORK/gatehouse.log" &
+GH_PID=$!
 for _ in $(seq 100); do curl -s "http://127.0.0.1:$ADMIN/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
 TOKEN=$(cat "$WORK/token")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GH/t/bench/")
 [ "$code" = 200 ] || { echo "gatehouse answered $code"; cat "$WORK/gatehouse.log"; exit 1; }
 run() { taskset -c 0 wrk -t1 -c32 -d"${DURATION}s" --latency "$@" | awk '/Requests\/sec/ {rps=$2} /^ +50%/ {p50=$2} /^ +99%/ {p99=$2} END {printf "%10s req/s   p50 %8s   p99 %8s\n", rps, p50, p99}'; }
 echo "direct to nginx upstream:   $(run "http://127.0.0.1:$UP/")"
+PERF_PID=
+if [ -n "${PERF_DATA:-}" ]; then
+  command -v perf >/dev/null || { echo "PERF_DATA needs perf (Debian: linux-perf)"; exit 1; }
+  # Skips the first 2 s of load (warm-up) and stops before wrk does.
+  (sleep 2; perf record -F 1999 -g -o "$PERF_DATA" -p "$GH_PID" -- sleep $((DURATION > 4 ? DURATION - 4 : 1)) >/dev/null 2>&1) &
+  PERF_PID=$!
+fi
 echo "through gatehouse:          $(run -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$GH/t/bench/")"
+if [ -n "$PERF_PID" ]; then wait "$PERF_PID"; echo "profile: $PERF_DATA (perf report -i $PERF_DATA --no-children --sort sym)"; fi
