@@ -206,7 +206,7 @@ final class StubFetcher: DocumentFetcher {
 }
 
 /// Waits (bounded) for a condition that another task makes true.
-func eventually(_ timeoutSeconds: Double = 5, _ condition: () -> Bool) async -> Bool {
+func eventually(_ timeoutSeconds: Double = 15, _ condition: () -> Bool) async -> Bool {
     let deadline = monotonicSeconds() + timeoutSeconds
     while !condition() {
         if monotonicSeconds() > deadline { return false }

@@ -71,9 +71,17 @@ import Testing
         try await withHarness { h in
             var expired = h.idp.standardClaims()
             expired["exp"] = .number(String(Int(SystemWallClock.now()) - 3600))
+            // One bit of the signature flipped: always a different signature (replacing the last
+            // characters with "AA" was no change at all when the signature already ended so).
+            let original = h.token()
+            let good = original.split(separator: ".").map(String.init)
+            var signature = Base64URL.decode(good[2]) ?? []
+            signature[signature.count / 2] ^= 0x01
+            let tampered = [good[0], good[1], Base64URL.encode(signature)].joined(separator: ".")
+            #expect(tampered != original && !signature.isEmpty)
             let tokens = [
                 h.idp.mintToken(claims: expired),
-                String(h.token().dropLast(2)) + "AA",
+                tampered,
                 h.idp.mintToken(claims: h.idp.standardClaims().merging(["iss": .string("https://evil.example")]) { $1 }),
                 h.idp.mintToken(claims: h.idp.standardClaims(clientID: "someone-else")),
                 "eyJhbGciOiJub25lIn0.eyJzdWIiOiJhZG1pbiJ9.",

@@ -146,7 +146,7 @@ func withHarness(
 }
 
 /// Waits for `condition` up to `seconds`, polling; returns whether it became true.
-func eventually(within seconds: Double = 5, _ condition: () async -> Bool) async -> Bool {
+func eventually(within seconds: Double = 10, _ condition: () async -> Bool) async -> Bool {
     let deadline = monotonicSeconds() + seconds
     while monotonicSeconds() < deadline {
         if await condition() { return true }
