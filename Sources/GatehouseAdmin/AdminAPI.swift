@@ -11,7 +11,7 @@ import NIOHTTP1
 ///
 /// Every request is authenticated (operator token or tenant admin key) before anything else is
 /// looked at, so an unauthenticated caller learns nothing, not even which tenants exist.
-/// Mutations run one at a time (`AsyncGate`): the checks a mutation makes still hold when it writes.
+/// Mutations run one at a time (`AsyncLimiter` with limit 1): the checks a mutation makes still hold when it writes.
 public final class AdminAPI: Sendable {
     public struct Dependencies: Sendable {
         public var control: any AdminControl
@@ -60,7 +60,8 @@ public final class AdminAPI: Sendable {
     typealias Handler = @Sendable (AdminAPI, Call) async -> HTTPServerResponse
 
     let deps: Dependencies
-    let gate = AsyncGate()
+    /// Mutations one at a time, in arrival order.
+    let gate = AsyncLimiter(limit: 1)
     private let operatorTokenHash: String?
 
     public init(_ dependencies: Dependencies) {

@@ -9,7 +9,14 @@ import Synchronization
 /// at most one fetch per `jwksMinRefreshSeconds` (counting every fetch of that entry), so a
 /// flood of invented `kid`s costs the IdP at most one request per interval. When fetching fails,
 /// the last good keys keep serving until `fetchedAt + jwksMaxStaleSeconds`.
+///
+/// At most `maxConcurrentFetches` fetches run at once, so that loading thousands of tenants does
+/// not open thousands of connections to IdPs at the same moment (which IdPs, and a shared IdP
+/// host most of all, answer by closing them). A fetch a token is waiting for goes ahead of those
+/// started by `prime` and `refreshDue`, and a queued one is moved up when a token comes to need it.
 public final class KeySetCache: Sendable {
+    public static let maxConcurrentFetches = 32
+
     struct EntryKey: Hashable, Sendable {
         var tenant: TenantID
         var idp: String
@@ -40,6 +47,8 @@ public final class KeySetCache: Sendable {
         var lastAttemptAt: Double?
         var discovered: (uri: String, at: Double)?
         var inFlight: Task<Void, Never>?
+        /// The running fetch's turn with `fetchSlots` (to promote it when a token waits for it).
+        var inFlightTicket: AsyncLimiter.Ticket?
     }
 
     let settings: IdentitySettings
@@ -48,6 +57,7 @@ public final class KeySetCache: Sendable {
     private let metrics: GatehouseMetrics?
     private let logger: Logger
     private let state = Mutex<(entries: [EntryKey: Entry], nextID: UInt64)>(([:], 0))
+    private let fetchSlots = AsyncLimiter(limit: KeySetCache.maxConcurrentFetches)
 
     public init(
         settings: IdentitySettings, fetcher: any DocumentFetcher, clock: @escaping WallClock,
@@ -70,15 +80,15 @@ public final class KeySetCache: Sendable {
     public func keySet(tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> KeySet {
         let key = EntryKey(tenant: tenant, idp: idp)
         let now = clock()
-        let task: Task<Void, Never>? = state.withLock { state in
+        let task: (Task<Void, Never>, AsyncLimiter.Ticket?)? = state.withLock { state in
             var entry = self.entry(key, idp, in: &state)
             defer { state.entries[key] = entry }
             if entry.keySet != nil, now < entry.fetchedAt + maxStale { return nil }
-            if let running = entry.inFlight { return running }
+            if let running = entry.inFlight { return (running, entry.inFlightTicket) }
             if let last = entry.lastAttemptAt, now - last < minRefresh { return nil }
-            return startFetch(key, &entry, now: now)
+            return (startFetch(key, &entry, now: now, urgent: true), nil)
         }
-        if let task { await task.value }
+        await waitForFetch(task)
         return try servable(key)
     }
 
@@ -88,15 +98,28 @@ public final class KeySetCache: Sendable {
     public func refreshForUnknownKID(tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> KeySet {
         let key = EntryKey(tenant: tenant, idp: idp)
         let now = clock()
-        let task: Task<Void, Never>? = state.withLock { state in
+        let task: (Task<Void, Never>, AsyncLimiter.Ticket?)? = state.withLock { state in
             var entry = self.entry(key, idp, in: &state)
             defer { state.entries[key] = entry }
-            if let running = entry.inFlight { return running }
+            if let running = entry.inFlight { return (running, entry.inFlightTicket) }
             if let last = entry.lastAttemptAt, now - last < minRefresh { return nil }
-            return startFetch(key, &entry, now: now)
+            return (startFetch(key, &entry, now: now, urgent: true), nil)
         }
-        if let task { await task.value }
+        await waitForFetch(task)
         return try servable(key)
+    }
+
+    /// Waits for a fetch a token needs; one started in the background and still queued for a
+    /// turn is moved ahead first.
+    private func waitForFetch(_ fetch: (task: Task<Void, Never>, queuedTicket: AsyncLimiter.Ticket?)?) async {
+        guard let fetch else { return }
+        if let ticket = fetch.queuedTicket { await fetchSlots.promote(ticket) }
+        await fetch.task.value
+    }
+
+    /// Fetches waiting for a turn (see `maxConcurrentFetches`), and how many of them a token waits for.
+    public var queuedFetches: (all: Int, urgent: Int) {
+        get async { (await fetchSlots.waitingCount, await fetchSlots.waitingUrgentCount) }
     }
 
     private func servable(_ key: EntryKey) throws(AuthError) -> KeySet {
@@ -223,15 +246,20 @@ public final class KeySetCache: Sendable {
 
     /// Starts the one fetch of this entry. Called with the lock held; the task records its result
     /// under the same lock, so it cannot finish before `inFlight` is set.
-    private func startFetch(_ key: EntryKey, _ entry: inout Entry, now: Double) -> Task<Void, Never> {
+    /// `urgent`: a token waits for it (otherwise it is a background refresh and waits its turn
+    /// behind the others).
+    private func startFetch(_ key: EntryKey, _ entry: inout Entry, now: Double, urgent: Bool = false) -> Task<Void, Never> {
         let id = entry.id
         let idp = entry.idp
         let discovered = entry.discovered.flatMap { now - $0.at < Double(settings.jwksCacheSeconds) ? $0.uri : nil }
+        let ticket = fetchSlots.ticket()
+        let slots = fetchSlots
         let task = Task {
-            let result = await self.fetch(idp, discoveredJWKSURI: discovered)
+            let result = await slots.run(ticket, urgent: urgent) { await self.fetch(idp, discoveredJWKSURI: discovered) }
             self.record(result, key: key, id: id)
         }
         entry.inFlight = task
+        entry.inFlightTicket = urgent ? nil : ticket
         entry.lastAttemptAt = now
         return task
     }
@@ -292,6 +320,7 @@ public final class KeySetCache: Sendable {
                 entry.expiresAt = now + lifetime
                 if let uri = fetched.discoveredJWKSURI { entry.discovered = (uri, now) }
                 entry.inFlight = nil
+                entry.inFlightTicket = nil
                 state.entries[key] = entry
             }
             metrics?.jwksFetches.increment([tenant, key.idp, "ok"])
@@ -304,6 +333,7 @@ public final class KeySetCache: Sendable {
             let stale: Bool = state.withLock { state in
                 guard var entry = state.entries[key], entry.id == id else { return false }
                 entry.inFlight = nil
+                entry.inFlightTicket = nil
                 // The discovered location may be what broke: look it up again next time.
                 entry.discovered = nil
                 state.entries[key] = entry

@@ -1,4 +1,5 @@
 import GatehouseCore
+import Synchronization
 import Testing
 
 @Suite struct Base64URLTests {
@@ -118,5 +119,92 @@ import Testing
         #expect(text.contains(#"lat_seconds_bucket{le="1"} 1"#))
         #expect(text.contains(#"lat_seconds_bucket{le="+Inf"} 1"#))
         #expect(text.contains("lat_seconds_count 1"))
+    }
+}
+
+@Suite("AsyncLimiter")
+struct AsyncLimiterTests {
+    /// Operations that each wait for their own release, recording how many run at once.
+    final class Probe: Sendable {
+        let state = Mutex<(running: Int, most: Int, order: [Int], gates: [Int: CheckedContinuation<Void, Never>])>((0, 0, [], [:]))
+
+        func operation(_ n: Int) async {
+            await withCheckedContinuation { continuation in
+                state.withLock { s in
+                    s.running += 1
+                    s.most = max(s.most, s.running)
+                    s.order.append(n)
+                    s.gates[n] = continuation
+                }
+            }
+            state.withLock { $0.running -= 1 }
+        }
+
+        func started(_ n: Int) -> Bool { state.withLock { $0.gates[n] != nil || $0.order.contains(n) } }
+        var order: [Int] { state.withLock { $0.order } }
+        var most: Int { state.withLock { $0.most } }
+
+        func finish(_ n: Int) {
+            let gate = state.withLock { $0.gates.removeValue(forKey: n) }
+            gate?.resume()
+        }
+    }
+
+    static func until(_ condition: () async -> Bool) async -> Bool {
+        for _ in 0..<10_000 {
+            if await condition() { return true }
+            try? await Task.sleep(for: .milliseconds(1))
+        }
+        return false
+    }
+
+    @Test("never more than the limit at once; waiters in arrival order, urgent and promoted ones first")
+    func ordering() async {
+        let limiter = AsyncLimiter(limit: 2)
+        let probe = Probe()
+        var tasks: [Task<Void, Never>] = []
+        let tickets = (0..<6).map { _ in limiter.ticket() }
+        // 0 and 1 run; 2, 3, 4 queue in that order.
+        for n in 0..<5 {
+            tasks.append(Task { await limiter.run(tickets[n]) { await probe.operation(n) } })
+            let arrived = await Self.until {
+                if probe.started(n) { return true }
+                return await limiter.waitingCount == n - 1
+            }
+            #expect(arrived)
+        }
+        // 5 is urgent; 4 is promoted.
+        tasks.append(Task { await limiter.run(tickets[5], urgent: true) { await probe.operation(5) } })
+        #expect(await Self.until { await limiter.waitingCount == 4 })
+        await limiter.promote(tickets[4])
+        #expect(await limiter.waitingUrgentCount == 2)
+        for n in [0, 1, 5, 4, 2, 3] {
+            #expect(await Self.until { probe.started(n) })
+            probe.finish(n)
+        }
+        for task in tasks { await task.value }
+        #expect(probe.order == [0, 1, 5, 4, 2, 3])
+        #expect(probe.most == 2)
+    }
+
+    @Test("a promotion that arrives before its operation waits still counts")
+    func earlyPromotion() async {
+        let limiter = AsyncLimiter(limit: 1)
+        let probe = Probe()
+        let first = Task { await limiter.run { await probe.operation(0) } }
+        #expect(await Self.until { probe.started(0) })
+        let late = limiter.ticket()
+        await limiter.promote(late)
+        let queued = Task { await limiter.run { await probe.operation(1) } }
+        #expect(await Self.until { await limiter.waitingCount == 1 })
+        let promoted = Task { await limiter.run(late) { await probe.operation(2) } }
+        #expect(await Self.until { await limiter.waitingUrgentCount == 1 })
+        probe.finish(0)
+        #expect(await Self.until { probe.started(2) })
+        probe.finish(2)
+        #expect(await Self.until { probe.started(1) })
+        probe.finish(1)
+        for task in [first, queued, promoted] { await task.value }
+        #expect(probe.order == [0, 2, 1])
     }
 }

@@ -189,6 +189,12 @@ final class StubFetcher: DocumentFetcher {
         for continuation in waiting { continuation.resume() }
     }
 
+    /// Lets the longest-held call go on; later calls are still held.
+    func releaseOne() {
+        let first = state.withLock { $0.waiting.isEmpty ? nil : $0.waiting.removeFirst() }
+        first?.resume()
+    }
+
     func get(_ url: String) async throws -> FetchedDocument {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let wait = state.withLock { state in

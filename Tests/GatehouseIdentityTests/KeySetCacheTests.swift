@@ -290,4 +290,50 @@ struct KeySetCacheTests {
         _ = try await world.keys()
         #expect(world.fetches == 2)
     }
+
+    @Test("priming many IdPs runs at most maxConcurrentFetches fetches at once, and a token's IdP goes first")
+    func primeIsBoundedAndATokenJumpsTheQueue() async throws {
+        let clock = TestClock()
+        let fetcher = StubFetcher()
+        let count = KeySetCache.maxConcurrentFetches + 40
+        var tenants: [Tenant] = []
+        for i in 0..<count {
+            let url = "https://idp-\(i).example.com/jwks"
+            fetcher.serveKeys(url, TestKeys.standardJWKs)
+            tenants.append(Std.tenant("t\(i)", idps: [Std.idp(issuer: "https://idp-\(i).example.com", jwksURI: url)]))
+        }
+        let cache = KeySetCache(settings: IdentitySettings(), fetcher: fetcher, clock: clock.now, metrics: nil, logger: Std.logger)
+        fetcher.hold()
+        let priming = Task { await cache.prime(Std.snapshot(tenants)) }
+        let limit = KeySetCache.maxConcurrentFetches
+        var settled = false
+        for _ in 0..<15_000 where !settled {
+            let queued = await cache.queuedFetches.all
+            settled = fetcher.waitingCount == limit && queued == count - limit
+            if !settled { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        #expect(settled, "\(limit) fetches running, the rest queued")
+        #expect(fetcher.totalCalls == limit, "no more than \(limit) fetches started")
+
+        // A token arrives for an IdP whose fetch is queued: it is fetched next.
+        let index = try #require((0..<count).first { fetcher.calls("https://idp-\($0).example.com/jwks") == 0 })
+        let waitingURL = "https://idp-\(index).example.com/jwks"
+        let token = Task {
+            try await cache.keySet(tenant: TenantID("t\(index)")!, idp: tenants[index].idps[0]).keys.count
+        }
+        var promoted = false
+        for _ in 0..<15_000 where !promoted {
+            promoted = (await cache.queuedFetches).urgent == 1
+            if !promoted { try await Task.sleep(for: .milliseconds(1)) }
+        }
+        #expect(promoted)
+        fetcher.releaseOne()  // one running fetch ends and hands its turn on
+        #expect(await eventually { fetcher.totalCalls == limit + 1 })
+        #expect(fetcher.calls(waitingURL) == 1, "the fetch a token waits for went ahead of the background ones")
+        fetcher.release()
+        #expect(try await token.value == 4)
+        await priming.value
+        #expect(fetcher.totalCalls == count)
+    }
 }
+
