@@ -133,3 +133,34 @@ import Testing
         #expect(tenants.map(\.id.rawValue) == ["acme", "globex"])
     }
 }
+
+@Suite("Path prefix overlap index")
+struct PrefixIndexTests {
+    /// The rule, written the obvious way.
+    static func overlap(_ a: String, _ b: String) -> Bool {
+        a == b || b.hasPrefix(a + "/") || a.hasPrefix(b + "/")
+    }
+
+    @Test("finds the same first overlapping prefix as comparing with every earlier one")
+    func agreesWithPairwiseComparison() {
+        let segments = ["t", "acme", "acmex", "a", "", "x"]
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var index = CrossTenantChecks.PrefixIndex()
+            var accepted: [(prefix: String, tenant: TenantID)] = []
+            for n in 0..<12 {
+                let depth = Int.random(in: 1...4, using: &generator)
+                var prefix = (0..<depth).map { _ in "/" + segments.randomElement(using: &generator)! }.joined()
+                if Bool.random(using: &generator), prefix.count > 1 { prefix += "/" }
+                let expected = accepted.first { Self.overlap($0.prefix, prefix) }
+                let found = index.firstOverlapping(prefix)
+                #expect(found?.prefix == expected?.prefix && found?.tenant == expected?.tenant, "\(prefix) among \(accepted.map(\.prefix))")
+                if expected == nil {
+                    let tenant = TenantID("t\(n)")!
+                    index.insert(prefix, tenant)
+                    accepted.append((prefix, tenant))
+                }
+            }
+        }
+    }
+}

@@ -24,10 +24,18 @@ import Testing
             g: 0x10
             h: 2024-01-01
             "1": key is text
+            i: 'true'
+            j: !!str 60
+            k: !!int "60"
+            l: ! 60
+            m: [1, "1", null, off]
+            n: Yes
             """)
         #expect(value == .object([
             "a": .number("60"), "b": .string("60"), "c": .bool(true), "d": .number("1.5"), "e": .null,
             "f": .string("text"), "g": .number("16"), "h": .string("2024-01-01"), "1": .string("key is text"),
+            "i": .string("true"), "j": .string("60"), "k": .string("60"), "l": .string("60"),  // quoted is text, even tagged
+            "m": .array([.number("1"), .string("1"), .null, .bool(false)]), "n": .bool(true),
         ]))
     }
 
