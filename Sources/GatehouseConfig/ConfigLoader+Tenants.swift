@@ -1,3 +1,4 @@
+import Dispatch
 import GatehouseCore
 
 extension ConfigLoader {
@@ -10,24 +11,28 @@ extension ConfigLoader {
             return .failure([ConfigProblem(file: file, path: "tenants_dir",
                                            message: "directory not found or not readable: \(settings.tenantsDir)")])
         }
+        // Files are read and parsed on every CPU (each on its own); what spans files is then
+        // checked in file order.
+        let parsed = parallelMap(entries) { entry -> Result<Tenant, [ConfigProblem]> in
+            let display = FilePaths.display(entry.path, relativeTo: base)
+            switch FilePaths.readText(entry.path, maxBytes: InputLimits.maxFileBytes) {
+            case .success(let text):
+                return parseTenant(yaml: text, fileStem: entry.stem, displayFile: display, settings: settings)
+            case .failure(let failure):
+                return .failure([ConfigProblem(file: display, path: "", message: failure.description)])
+            }
+        }
         var problems: [ConfigProblem] = []
         var tenants: [Tenant] = []
         var fileByID: [String: String] = [:]
-        for entry in entries {
+        for (entry, outcome) in zip(entries, parsed) {
             let display = FilePaths.display(entry.path, relativeTo: base)
             if let other = fileByID[entry.stem] {
                 problems.append(ConfigProblem(file: display, path: "", message: "tenant \(FieldPath.quoted(entry.stem)) is also defined in \(other)"))
                 continue
             }
             fileByID[entry.stem] = display
-            let text: String
-            switch FilePaths.readText(entry.path, maxBytes: InputLimits.maxFileBytes) {
-            case .success(let t): text = t
-            case .failure(let failure):
-                problems.append(ConfigProblem(file: display, path: "", message: failure.description))
-                continue
-            }
-            switch parseTenant(yaml: text, fileStem: entry.stem, displayFile: display, settings: settings) {
+            switch outcome {
             case .success(let tenant): tenants.append(tenant)
             case .failure(let fileProblems): problems += fileProblems
             }
@@ -66,3 +71,28 @@ extension ConfigLoader {
         return .failure(reader.problems)
     }
 }
+
+/// `transform` applied to each element, spread over the CPUs (Dispatch sizes the width), in
+/// order. For independent, CPU-bound work such as parsing thousands of tenant files.
+func parallelMap<T, R>(_ items: [T], _ transform: (T) -> R) -> [R] {
+    guard items.count > 1 else { return items.map(transform) }
+    return [R](unsafeUninitializedCapacity: items.count) { buffer, initialized in
+        nonisolated(unsafe) let slots = buffer
+        let count = items.count
+        let chunk = max(1, count / 64)
+        let chunks = (count + chunk - 1) / chunk
+        items.withUnsafeBufferPointer { source in
+            nonisolated(unsafe) let source = source
+            withoutActuallyEscaping(transform) { transform in
+                nonisolated(unsafe) let transform = transform
+                DispatchQueue.concurrentPerform(iterations: chunks) { c in
+                    for i in c * chunk..<min(count, (c + 1) * chunk) {
+                        (slots.baseAddress! + i).initialize(to: transform(source[i]))
+                    }
+                }
+            }
+        }
+        initialized = items.count
+    }
+}
+

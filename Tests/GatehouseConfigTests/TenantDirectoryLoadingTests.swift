@@ -33,6 +33,31 @@ import Testing
         #expect(snapshot.tenants[TenantID("globex")!]?.sourceFile == "tenants/globex.yml")
     }
 
+    @Test func manyFilesParsedInParallelGiveEveryTenantAndEveryProblemInFileOrder() throws {
+        var files: [String: String] = [:]
+        var broken: [String] = []
+        for i in 0..<400 {
+            let id = String(format: "t%03d", i)
+            if i % 7 == 3 {
+                files["\(id).yaml"] = "id: \(id)\nupstreams: [\n"
+                broken.append("tenants/\(id).yaml")
+            } else {
+                files["\(id).yaml"] = withMatch(id, "{path_prefix: /t/\(id)}")
+            }
+        }
+        files["t399.yml"] = Fixture.tenant(id: "t399")  // also t399.yaml: a duplicate
+        let dir = try write(files)
+        let problems = load(dir).problems
+        #expect(problems.map(\.file) == broken + ["tenants/t399.yml"])
+        #expect(problems.last?.message.contains("also defined in tenants/t399.yaml") == true)
+        try FileManager.default.removeItem(atPath: dir.path + "/tenants/t399.yml")
+        for file in broken { try FileManager.default.removeItem(atPath: dir.path + "/" + file) }
+        let snapshot = try #require(load(dir).value)
+        #expect(snapshot.tenantIDs.count == 400 - broken.count)
+        #expect(snapshot.tenantIDs.map(\.rawValue) == snapshot.tenantIDs.map(\.rawValue).sorted())
+        #expect(snapshot.tenants[TenantID("t398")!]?.match.pathPrefix == "/t/t398")
+    }
+
     @Test func emptyTenantsDirectoryLoadsZeroTenants() throws {
         let dir = try write([:])
         #expect(try #require(load(dir).value).tenantIDs.isEmpty)

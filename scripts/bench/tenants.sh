@@ -5,6 +5,7 @@
 # `gatehouse serve` until /healthz answers, the time until every key set is fetched
 # (gatehouse_jwks_fetches_total, result "ok"), and resident memory once they are.
 # Usage: scripts/bench/tenants.sh [N]   (needs a release build; builds one if missing)
+# PERF_DATA=FILE records a perf profile of the start-up instead (until /healthz answers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 N="${1:-10000}"
@@ -80,13 +81,25 @@ start=$(now_ms)
 check_ms=$(( $(now_ms) - start ))
 
 start=$(now_ms)
-"$BIN" serve --config "$WORK/gatehouse.yaml" >/dev/null 2>"$WORK/gatehouse.log" &
-GH_PID=$!
+if [ -n "${PERF_DATA:-}" ]; then
+  # Profiles the start-up: perf records until /healthz answers.
+  perf record -F 1999 -g -o "$PERF_DATA" -- "$BIN" serve --config "$WORK/gatehouse.yaml" >/dev/null 2>"$WORK/gatehouse.log" &
+  PERF_PID=$!
+  until GH_PID=$(pgrep -P "$PERF_PID" -x gatehouse); do sleep 0.01; done
+else
+  "$BIN" serve --config "$WORK/gatehouse.yaml" >/dev/null 2>"$WORK/gatehouse.log" &
+  GH_PID=$!
+fi
 until curl -sf "http://127.0.0.1:$ADMIN/healthz" >/dev/null 2>&1; do
   kill -0 "$GH_PID" 2>/dev/null || { echo "gatehouse exited:"; tail -5 "$WORK/gatehouse.log"; exit 1; }
   sleep 0.02
 done
 healthy_ms=$(( $(now_ms) - start ))
+if [ -n "${PERF_DATA:-}" ]; then
+  kill -INT "$PERF_PID"; wait "$PERF_PID" 2>/dev/null || true
+  echo "start-up profile: $PERF_DATA (perf report -i $PERF_DATA --no-children --sort sym)"
+  exit 0
+fi
 deadline=$(( $(now_ms) + 120000 ))
 until [ "$(fetched_ok)" -ge "$N" ] || [ "$(now_ms)" -gt "$deadline" ]; do sleep 0.1; done
 fetched=$(fetched_ok)
