@@ -126,19 +126,23 @@ public final class Gatehouse: Sendable {
     /// background work. Returns once Gatehouse is serving.
     public func start() async throws {
         let settings = snapshot.settings
-        try await sessions.load()
-        try await live.loadRegistered(from: store)
         // Keys are fetched before serving, but a slow IdP (or ten thousand of them) must not
         // hold the listeners closed: after 1 s the fetches carry on in the background, and a
-        // token arriving meanwhile waits for its own IdP's fetch only.
-        let snapshotToPrime = snapshot
+        // token arriving meanwhile waits for its own IdP's fetch only (which goes ahead of the
+        // others). The tenant files' IdPs are fetched while the store loads.
+        let deadline = ContinuousClock.now + .seconds(1)
         let keySetsToPrime = keySets
+        let fileSnapshot = snapshot
+        Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
+        try await sessions.load()
+        try await live.loadRegistered(from: store)
+        let snapshotToPrime = snapshot  // with the registered IdPs; joins the fetches running
         let primed = Mutex(false)
         Task.detached {
             await keySetsToPrime.prime(snapshotToPrime)
             primed.withLock { $0 = true }
         }
-        for _ in 0..<100 where !primed.withLock({ $0 }) { try? await Task.sleep(for: .milliseconds(10)) }
+        while !primed.withLock({ $0 }), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(10)) }
         let data = try await proxy.start(host: settings.listen.host, port: settings.listen.port, tls: settings.tls)
         let adminPort = try await admin.start()
         ports.withLock { $0 = (data, adminPort) }

@@ -136,17 +136,18 @@ public final class KeySetCache: Sendable {
 
     // MARK: - Lifecycle
 
-    /// Fetches every IdP's keys that are not already fresh, concurrently, and forgets entries of
-    /// IdPs no longer in `snapshot`. Failures are logged, not thrown: a token of that IdP will
-    /// retry (rate-limited) or get `.keysUnavailable`. Call at load and after every config change.
-    public func prime(_ snapshot: ConfigSnapshot) async {
+    /// Fetches every IdP's keys that are not already fresh, concurrently, and (unless
+    /// `forgettingOthers` is false) forgets entries of IdPs no longer in `snapshot`. Failures are
+    /// logged, not thrown: a token of that IdP will retry (rate-limited) or get `.keysUnavailable`.
+    /// Call at load and after every config change.
+    public func prime(_ snapshot: ConfigSnapshot, forgettingOthers: Bool = true) async {
         let now = clock()
         var wanted: [EntryKey: IdentityProvider] = [:]
         for tenantID in snapshot.tenantIDs {
             for idp in snapshot.tenants[tenantID]?.idps ?? [] { wanted[EntryKey(tenant: tenantID, idp: idp)] = idp }
         }
         let tasks: [Task<Void, Never>] = state.withLock { state in
-            state.entries = state.entries.filter { wanted[$0.key] != nil }
+            if forgettingOthers { state.entries = state.entries.filter { wanted[$0.key] != nil } }
             var tasks: [Task<Void, Never>] = []
             for (key, idp) in wanted {
                 var entry = self.entry(key, idp, in: &state)
