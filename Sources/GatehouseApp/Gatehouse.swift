@@ -45,6 +45,8 @@ public final class Gatehouse: Sendable {
     private let options: Options
     private let ports = Mutex<(data: Int, admin: Int)>((0, 0))
     private let stopped = Mutex(false)
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    private let draining: DrainingFlag
     private let background = Mutex<[Task<Void, Never>]>([])
     private let watcher: TenantDirectoryWatcher?
     /// Tenant files plus registered IdPs: the configuration in force.
@@ -97,9 +99,14 @@ public final class Gatehouse: Sendable {
             clock: options.clock, accessLog: options.accessLog)
         self.runtime = runtime
         self.proxy = try ProxyServer(runtime: runtime, group: group)
+        let draining = DrainingFlag()
+        self.draining = draining
         self.admin = AdminServer(
             listen: settings.adminListen, group: group, metrics: metrics.registry,
-            readiness: { await store.ping() ? (ready: true, reason: nil) : (ready: false, reason: "store unreachable") },
+            readiness: {
+                if draining.isSet { return (ready: false, reason: "shutting down") }
+                return await store.ping() ? (ready: true, reason: nil) : (ready: false, reason: "store unreachable")
+            },
             logger: logger)
         self.watcher = options.watchTenants ? TenantDirectoryWatcher(directory: settings.tenantsDir) : nil
         let live = LiveConfiguration(
@@ -117,6 +124,9 @@ public final class Gatehouse: Sendable {
             operatorToken: try OperatorTokenFile.ensure(settings, logger: logger), clock: options.clock, logger: logger))
         adminAPI.register(on: admin)
     }
+
+    /// Ends a draining shutdown's grace period now (a second SIGTERM or SIGINT).
+    public func endGraceNow() { draining.endGrace() }
 
     public var dataPort: Int { ports.withLock { $0.data } }
     public var adminPort: Int { ports.withLock { $0.admin } }
@@ -198,11 +208,28 @@ public final class Gatehouse: Sendable {
     @discardableResult
     public func reloadTenants() -> Result<Int, [ConfigProblem]> { live.reloadTenants() }
 
-    /// Stops everything; calling it again does nothing.
-    public func shutdown() async {
+    /// Stops everything; calling it again does nothing. With a `grace` (the
+    /// `limits.shutdown_grace_seconds` setting when nil), it drains first: `/readyz` turns 503,
+    /// the data listener stops accepting, idle HTTP/1.1 connections close and busy ones close
+    /// after their response, and requests in progress get until the grace ends to finish. Then
+    /// every connection still open is closed. The admin listener answers until the end.
+    public func shutdown(grace: Duration? = .zero) async {
         guard stopped.withLock({ s in defer { s = true }; return !s }) else { return }
+        let grace = grace ?? .milliseconds(Int64(snapshot.settings.limits.shutdownGraceSeconds * 1000))
+        await proxy.stopAccepting()
+        draining.set()  // after: a 503 from /readyz means the listener is closed
+        if grace > .zero {
+            let deadline = ContinuousClock.now + grace
+            let waiting = runtime.activeRequests
+            if waiting > 0 { logger.notice("draining", metadata: ["requests": "\(waiting)", "grace_seconds": "\(grace.components.seconds)"]) }
+            while runtime.activeRequests > 0, ContinuousClock.now < deadline, !draining.graceEnded {
+                try? await Task.sleep(for: .milliseconds(20))
+            }
+            let left = runtime.activeRequests
+            if left > 0 { logger.warning("grace period over: requests cut", metadata: ["requests": "\(left)"]) }
+        }
         for task in background.withLock({ $0 }) { task.cancel() }
-        await proxy.shutdown()
+        await proxy.closeConnections()
         try? await admin.shutdown()
         try? await group.shutdownGracefully()
         // Last: the final requests may have slid expiries or still been writing bindings.
@@ -215,4 +242,14 @@ public final class Gatehouse: Sendable {
 public struct GatehouseStartError: Error, CustomStringConvertible {
     public let message: String
     public var description: String { message }
+}
+
+/// Set once, read by `/readyz`.
+final class DrainingFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    private let ended = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    var graceEnded: Bool { ended.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
+    func endGrace() { ended.store(true, ordering: .relaxed) }
 }

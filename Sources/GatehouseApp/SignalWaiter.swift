@@ -24,8 +24,9 @@ public final class SignalWaiter: @unchecked Sendable {
         }
     }
 
-    /// Returns when SIGINT or SIGTERM arrives.
-    public func waitForTermination() async {
+    /// Returns when SIGINT or SIGTERM arrives; each later one calls `another` (to cut a
+    /// graceful shutdown short).
+    public func waitForTermination(another: (@Sendable () -> Void)? = nil) async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 var resumed = false
@@ -36,6 +37,8 @@ public final class SignalWaiter: @unchecked Sendable {
                         if !resumed {
                             resumed = true
                             continuation.resume()
+                        } else {
+                            another?()
                         }
                     }
                     source.resume()

@@ -137,6 +137,7 @@ extension ConfigReader {
     private mutating func globalLimits(_ value: JSONValue, at path: FieldPath, into limits: inout GlobalLimits) {
         let keys: Set<String> = [
             "max_request_body_bytes", "max_header_bytes", "upstream_connect_timeout_seconds", "upstream_idle_timeout_seconds",
+            "shutdown_grace_seconds",
         ]
         guard let fields = object(value, at: path, allowed: keys) else { return }
         if let v = fields["max_request_body_bytes"], let n = integer(v, at: fields.path("max_request_body_bytes"), in: 1...(1 << 40)) {
@@ -153,6 +154,9 @@ extension ConfigReader {
         }
         if let v = fields["upstream_idle_timeout_seconds"], let n = number(v, at: fields.path("upstream_idle_timeout_seconds"), in: seconds) {
             limits.upstreamIdleTimeoutSeconds = n
+        }
+        if let v = fields["shutdown_grace_seconds"], let n = number(v, at: fields.path("shutdown_grace_seconds"), in: 0...3600) {
+            limits.shutdownGraceSeconds = n
         }
     }
 }

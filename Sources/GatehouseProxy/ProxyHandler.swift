@@ -89,7 +89,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     private var remoteIP: String?
 
     var phase = Phase.idle
-    var exchange: Exchange?
+    var exchange: Exchange? {
+        didSet {
+            // Counts this connection's request in `runtime.active` while there is one.
+            let active = exchange != nil
+            if active != counted {
+                counted = active
+                runtime.active.wrappingAdd(active ? 1 : -1, ordering: .relaxed)
+            }
+        }
+    }
+    private var counted = false
     /// Bumped for every request so that late async results for an old request are ignored.
     var generation = 0
     var config: CompiledConfig
@@ -117,6 +127,10 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        if counted {
+            counted = false
+            runtime.active.wrappingSubtract(1, ordering: .relaxed)
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -18,6 +18,12 @@ public final class ProxyRuntime: Sendable {
     public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog
+    /// Requests between their head and the end of their exchange, on every connection: what a
+    /// graceful shutdown waits for.
+    let active = Atomic<Int>(0)
+
+    /// Requests in progress.
+    public var activeRequests: Int { active.load(ordering: .relaxed) }
 
     public init(
         snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, sessions: SessionTable, flows: OAuthFlows,

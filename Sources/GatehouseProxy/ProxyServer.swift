@@ -11,6 +11,8 @@ public final class ProxyServer: Sendable {
     private let group: EventLoopGroup
     private let pools: UpstreamPools
     private let channel = Mutex<Channel?>(nil)
+    /// Open client connections, to quiesce and close them at shutdown.
+    private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
 
     public init(runtime: ProxyRuntime, group: EventLoopGroup) throws {
         self.runtime = runtime
@@ -31,8 +33,11 @@ public final class ProxyServer: Sendable {
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
             .childChannelOption(.maxMessagesPerRead, value: 16)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
+            .childChannelInitializer { [self] channel in
+                let id = ObjectIdentifier(channel)
+                connections.withLock { $0[id] = channel }
+                channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
+                return channel.eventLoop.makeCompletedFuture {
                     try ProxyPipeline.configure(channel, runtime: runtime, pools: pools, tls: tlsContext)
                 }
             }
@@ -41,11 +46,32 @@ public final class ProxyServer: Sendable {
         return channel.localAddress?.port ?? port
     }
 
-    public func shutdown() async {
+    /// Open client connections.
+    public var connectionCount: Int { connections.withLock { $0.count } }
+
+    /// Stops accepting connections; those open are asked to quiesce (`ChannelShouldQuiesceEvent`):
+    /// an idle HTTP/1.1 connection closes at once, a busy one after its response. HTTP/2
+    /// connections stay until `closeConnections`.
+    public func stopAccepting() async {
         let channel = self.channel.withLock { c -> Channel? in
             defer { c = nil }
             return c
         }
         try? await channel?.close()
+        for connection in connections.withLock({ Array($0.values) }) {
+            connection.pipeline.fireUserInboundEventTriggered(ChannelShouldQuiesceEvent())
+        }
+    }
+
+    /// Closes every client connection still open, whatever it is doing.
+    public func closeConnections() async {
+        for connection in connections.withLock({ Array($0.values) }) {
+            try? await connection.close()
+        }
+    }
+
+    public func shutdown() async {
+        await stopAccepting()
+        await closeConnections()
     }
 }

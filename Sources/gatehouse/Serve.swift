@@ -10,7 +10,8 @@ enum Serve {
         let gatehouse = try Gatehouse(snapshot: snapshot)
         try await gatehouse.start()
         let signals = SignalWaiter(reloadOn: SIGHUP) { gatehouse.reloadTenants() }
-        await signals.waitForTermination()
-        await gatehouse.shutdown()
+        // SIGTERM drains for up to limits.shutdown_grace_seconds; a second signal ends it at once.
+        await signals.waitForTermination(another: { gatehouse.endGraceNow() })
+        await gatehouse.shutdown(grace: nil)
     }
 }

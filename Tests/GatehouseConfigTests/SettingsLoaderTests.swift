@@ -80,6 +80,7 @@ import Testing
               max_header_bytes: 4096
               upstream_connect_timeout_seconds: 1.5
               upstream_idle_timeout_seconds: 60
+              shutdown_grace_seconds: 0
             """
         let s = try #require(try load(yaml, in: dir).value)
         #expect(s.listen == SocketAddressSpec(host: "0.0.0.0", port: 8443))
@@ -105,6 +106,8 @@ import Testing
         #expect(s.limits.maxHeaderBytes == 4096)
         #expect(s.limits.upstreamConnectTimeoutSeconds == 1.5)
         #expect(s.limits.upstreamIdleTimeoutSeconds == 60)
+        #expect(s.limits.shutdownGraceSeconds == 0)
+        #expect(GatehouseSettings().limits.shutdownGraceSeconds == 15)
     }
 
     @Test func relativePathsAreRelativeToTheConfigFolderNotTheWorkingDirectory() throws {
@@ -245,6 +248,7 @@ import Testing
         #expect(try paths("limits: { max_request_body_bytes: 0 }") == ["limits.max_request_body_bytes"])
         #expect(try paths("limits: { upstream_connect_timeout_seconds: 0 }") == ["limits.upstream_connect_timeout_seconds"])
         #expect(try paths("limits: { upstream_idle_timeout_seconds: -3 }") == ["limits.upstream_idle_timeout_seconds"])
+        #expect(try paths("limits: { shutdown_grace_seconds: 3601 }") == ["limits.shutdown_grace_seconds"])
     }
 
     @Test func wrongTypesAreReported() throws {

@@ -62,6 +62,12 @@ import Glibc
             #expect(container["startupProbe"]["httpGet"]["port"].string == "admin")
         }
 
+        // The preStop pause and Gatehouse's drain both fit in the pod's termination grace.
+        let preStop = container["lifecycle"]["preStop"]["exec"]["command"].array.compactMap(\.string)
+        let pause = preStop.first?.hasSuffix("sleep") == true ? Double(preStop.last ?? "") ?? 0 : 0
+        let podGrace = pod["terminationGracePeriodSeconds"].double ?? 30
+        #expect(pause + config.shutdownGrace < podGrace, "preStop \(pause) s + shutdown_grace_seconds \(config.shutdownGrace) s < terminationGracePeriodSeconds \(podGrace) s")
+
         // Hardening.
         #expect(pod["securityContext"]["runAsNonRoot"].bool == true)
         #expect(pod["securityContext"]["seccompProfile"]["type"].string == "RuntimeDefault")
@@ -495,6 +501,7 @@ extension DeployFilesTests {
         var upstreamIdleTimeout: Double
         var maxHeaderBytes: Int
         var maxRequestBodyBytes: Int
+        var shutdownGrace: Double
 
         static func load() throws -> DeployConfig {
             let file = try DeployFilesTests.yaml("config/gatehouse.yaml")
@@ -507,7 +514,8 @@ extension DeployFilesTests {
                 tenantsDir: file["tenants_dir"].string ?? "tenants", keyDir: try #require(file["assertion"]["key_dir"].string),
                 upstreamIdleTimeout: file["limits"]["upstream_idle_timeout_seconds"].double ?? 300,
                 maxHeaderBytes: file["limits"]["max_header_bytes"].int ?? 32768,
-                maxRequestBodyBytes: file["limits"]["max_request_body_bytes"].int ?? 10_485_760)
+                maxRequestBodyBytes: file["limits"]["max_request_body_bytes"].int ?? 10_485_760,
+                shutdownGrace: file["limits"]["shutdown_grace_seconds"].double ?? 15)
         }
     }
 
