@@ -27,11 +27,20 @@ enum AssertionKeyStore {
     }
 
     /// All keys in `directory`, oldest first; creates the directory (0700) and a first key when
-    /// there is none.
+    /// there is none. Replicas starting together on one empty (shared) directory make one key
+    /// between them: the look and the creation happen under an exclusive `flock` of the
+    /// directory. Without it each made its own and published only its own, so an agent checking
+    /// one replica's key set refused the others' assertions.
     static func loadOrCreate(directory: String, now: Double) throws(Failure) -> [StoredKey] {
         var directory = directory
         while directory.utf8.count > 1, directory.hasSuffix("/") { directory.removeLast() }
         try ensureDirectory(directory)
+        // Best effort: a directory that cannot be opened or locked is read as it is.
+        let lock = open(directory, O_RDONLY | O_CLOEXEC | O_DIRECTORY)
+        if lock >= 0 {
+            while flock(lock, LOCK_EX) != 0 && errno == EINTR {}
+        }
+        defer { if lock >= 0 { close(lock) } }  // closing releases the lock
         var keys = try load(directory)
         if keys.isEmpty {
             keys = [try create(in: directory, now: now)]

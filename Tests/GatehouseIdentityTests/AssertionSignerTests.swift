@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GatehouseCore
+import Synchronization
 import Testing
 
 @testable import GatehouseIdentity
@@ -146,6 +147,22 @@ struct AssertionSignerTests {
         #expect(second.signingKeyID == first.signingKeyID)
         #expect(second.jwksDocument == first.jwksDocument)
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.keys).count == 1)
+    }
+
+    @Test("signers starting together on one empty directory make one key between them")
+    func oneKeyForConcurrentStarts() throws {
+        let dir = try Self.tempKeyDir()
+        defer { try? FileManager.default.removeItem(atPath: dir.root) }
+        try FileManager.default.createDirectory(atPath: dir.keys, withIntermediateDirectories: true)
+        let kids = Mutex<[String]>([])
+        let keyDir = dir.keys
+        DispatchQueue.concurrentPerform(iterations: 16) { _ in
+            let kid = try? AssertionSigner(keyDirectory: keyDir, issuer: "gatehouse", ttlSeconds: 60, clock: TestClock().now).signingKeyID
+            kids.withLock { $0.append(kid ?? "failed") }
+        }
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.keys).filter { $0.hasSuffix(".pem") }
+        #expect(files.count == 1)
+        #expect(Set(kids.withLock { $0 }) == Set(files.map { String($0.dropLast(4)) }))
     }
 
     @Test("the newest key signs; all keys are published")
