@@ -2,6 +2,7 @@ import GatehouseCore
 import GatehousePostgres
 import GatehouseSessions
 import Logging
+import Synchronization
 
 /// Keeps replicas that share one PostgreSQL store in step (DESIGN 9): each change a replica
 /// makes to bindings or registered IdPs is announced with NOTIFY, and every replica LISTENs and
@@ -21,6 +22,9 @@ final class ReplicaSync: Sendable {
     private let metrics: GatehouseMetrics
     private let logger: Logger
     private let resyncInterval: Duration
+    /// Unreadable notifications: logged at most once a minute (anyone who may NOTIFY on the
+    /// database could otherwise fill the log), with how many were not logged.
+    private let unreadable = Mutex(LogThrottle(interval: .seconds(60)))
 
     init(
         store: PostgresStore, codec: ReplicaChangeCodec, sessions: SessionTable, live: LiveConfiguration, metrics: GatehouseMetrics,
@@ -95,7 +99,12 @@ final class ReplicaSync: Sendable {
     private func handle(_ payload: String) async {
         guard let (origin, change) = codec.decode(payload) else {
             // Another deployment on the same database, or a replica with another key folder.
-            logger.warning("unreadable replica change ignored (is assertion.key_dir the same on every replica?)")
+            let skipped = unreadable.withLock { $0.admit() }
+            if let skipped {
+                logger.warning(
+                    "unreadable replica change ignored (is assertion.key_dir the same on every replica?)",
+                    metadata: ["not_logged_since_last": "\(skipped)"])
+            }
             return
         }
         guard origin != codec.origin else { return }

@@ -208,3 +208,15 @@ struct AsyncLimiterTests {
         #expect(probe.order == [0, 2, 1])
     }
 }
+
+@Suite struct LogThrottleTests {
+    @Test func logsOncePerIntervalAndCountsWhatItSkipped() {
+        var throttle = LogThrottle(interval: .seconds(60))
+        let start = ContinuousClock.now
+        #expect(throttle.admit(now: start) == 0)
+        for s in 1...5 { #expect(throttle.admit(now: start + .seconds(s)) == nil) }
+        #expect(throttle.admit(now: start + .seconds(61)) == 5)
+        #expect(throttle.admit(now: start + .seconds(62)) == nil)
+        #expect(throttle.admit(now: start + .seconds(122)) == 1)
+    }
+}
