@@ -5,6 +5,7 @@ import GatehouseCore
 extension ConfigReader {
     static let settingsKeys: Set<String> = [
         "listen", "admin", "tenants_dir", "store", "identity", "propagation", "assertion", "limits", "log_level", "tls",
+        "public_scheme",
     ]
 
     /// Settings read from `root`, starting from the defaults. Keys with problems keep their default;
@@ -31,6 +32,13 @@ extension ConfigReader {
         if let v = top["assertion"] { assertionSettings(v, at: top.path("assertion"), into: &settings.assertion) }
         if let v = top["limits"] { globalLimits(v, at: top.path("limits"), into: &settings.limits) }
         if let v = top["log_level"], let level = logLevel(v, at: top.path("log_level")) { settings.logLevel = level }
+        if let v = top["public_scheme"], let text = string(v, at: top.path("public_scheme")) {
+            if text == "http" || text == "https" {
+                settings.publicScheme = text
+            } else {
+                fail(top.path("public_scheme"), "must be http or https")
+            }
+        }
         if let v = top["tls"], let tls = object(v, at: top.path("tls"), allowed: ["certificate_file", "key_file"]) {
             let certificate = required(tls, "certificate_file").flatMap { string($0, at: tls.path("certificate_file")) }
             let key = required(tls, "key_file").flatMap { string($0, at: tls.path("key_file")) }

@@ -92,6 +92,10 @@ public struct GatehouseSettings: Sendable, Hashable {
     /// TLS on the data-plane listener (ALPN `h2`, `http/1.1`); nil: cleartext (HTTP/1.1, and
     /// HTTP/2 with prior knowledge).
     public var tls: ListenerTLS?
+    /// The scheme clients use to reach the data plane, when it is not the listener's own: `https`
+    /// behind a load balancer that terminates TLS. Used in metadata URLs, `X-Forwarded-Proto`
+    /// and the OAuth cookie's `Secure` flag. Never taken from request headers.
+    public var publicScheme: String?
     public var logLevel: LogLevel = .info
     /// The config file these settings came from (absolute), if any.
     public var configFile: String?

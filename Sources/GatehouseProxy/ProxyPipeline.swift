@@ -23,9 +23,9 @@ enum ProxyPipeline {
         guard let tls else {
             try sync.addHandler(ProtocolSniffer { context, isHTTP2 in
                 if isHTTP2 {
-                    try http2(context.channel, runtime: runtime, pools: pools, scheme: "http")
+                    try http2(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"))
                 } else {
-                    try http1(context.channel, runtime: runtime, pools: pools, scheme: "http")
+                    try http1(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"))
                 }
             })
             return
@@ -34,11 +34,16 @@ enum ProxyPipeline {
         try sync.addHandler(ApplicationProtocolNegotiationHandler { result, channel in
             channel.eventLoop.makeCompletedFuture {
                 switch result {
-                case .negotiated("h2"): try http2(channel, runtime: runtime, pools: pools, scheme: "https")
-                default: try http1(channel, runtime: runtime, pools: pools, scheme: "https")
+                case .negotiated("h2"): try http2(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"))
+                default: try http1(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"))
                 }
             }
         })
+    }
+
+    /// The scheme clients see: `public_scheme` when set, else the listener's.
+    static func scheme(_ runtime: ProxyRuntime, _ listener: String) -> String {
+        runtime.config.snapshot.settings.publicScheme ?? listener
     }
 
     /// Added last: the sniffer (if any) is the only handler before them and leaves once they are in.

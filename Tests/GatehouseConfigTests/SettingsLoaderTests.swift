@@ -81,6 +81,7 @@ import Testing
               upstream_connect_timeout_seconds: 1.5
               upstream_idle_timeout_seconds: 60
               shutdown_grace_seconds: 0
+            public_scheme: https
             """
         let s = try #require(try load(yaml, in: dir).value)
         #expect(s.listen == SocketAddressSpec(host: "0.0.0.0", port: 8443))
@@ -107,6 +108,8 @@ import Testing
         #expect(s.limits.upstreamConnectTimeoutSeconds == 1.5)
         #expect(s.limits.upstreamIdleTimeoutSeconds == 60)
         #expect(s.limits.shutdownGraceSeconds == 0)
+        #expect(s.publicScheme == "https")
+        #expect(GatehouseSettings().publicScheme == nil)
         #expect(GatehouseSettings().limits.shutdownGraceSeconds == 15)
     }
 
@@ -249,6 +252,7 @@ import Testing
         #expect(try paths("limits: { upstream_connect_timeout_seconds: 0 }") == ["limits.upstream_connect_timeout_seconds"])
         #expect(try paths("limits: { upstream_idle_timeout_seconds: -3 }") == ["limits.upstream_idle_timeout_seconds"])
         #expect(try paths("limits: { shutdown_grace_seconds: 3601 }") == ["limits.shutdown_grace_seconds"])
+        #expect(try paths("public_scheme: HTTPS://") == ["public_scheme"])
     }
 
     @Test func wrongTypesAreReported() throws {

@@ -133,6 +133,25 @@ import Testing
         }
     }
 
+    @Test func behindATLSTerminatingBalancerPublicSchemeIsWhatClientsAndAgentsSee() async throws {
+        try await withHarness({ setup, _, _ in setup.settings.publicScheme = "https" }) { h in
+            let doc = try await h.client.request("GET", "/.well-known/oauth-protected-resource/t/acme")
+            #expect(doc.json?["resource"] == .string("https://localhost/t/acme"))
+            let challenge = try await h.client.request("GET", "/t/acme/x")
+            #expect(challenge.status == 401)
+            #expect(challenge.header("WWW-Authenticate")?.contains("resource_metadata=\"https://localhost/.well-known/oauth-protected-resource/t/acme\"") == true)
+            // A client's own X-Forwarded-Proto is not believed: the setting is the only source.
+            let r = try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(h.token()), ("X-Forwarded-Proto", "gopher")])
+            #expect(r.status == 200)
+            #expect(h.acme.flatMap { $0.received() }.first?.headers["x-forwarded-proto"] == ["https"])
+        }
+        // Without the setting, the listener's scheme.
+        try await withHarness { h in
+            _ = try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(h.token()), ("X-Forwarded-Proto", "https")])
+            #expect(h.acme.flatMap { $0.received() }.first?.headers["x-forwarded-proto"] == ["http"])
+        }
+    }
+
     @Test func assertionKeysArePublished() async throws {
         try await withHarness { h in
             let r = try await h.client.request("GET", "/.gatehouse/jwks.json")
