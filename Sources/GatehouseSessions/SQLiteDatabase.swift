@@ -63,7 +63,19 @@ final class SQLiteDatabase {
         do {
             // journal_mode answers the mode actually in force; a file system that cannot do WAL
             // answers something else, and the durability promise would not hold.
-            let mode = try query("PRAGMA journal_mode=WAL") { try $0.text(0) }.first
+            // Several processes opening one new file at once: switching it to WAL can answer
+            // SQLITE_BUSY without waiting on the busy handler, so that is retried (bounded).
+            var mode: String?
+            var waited: Int32 = 0
+            while true {
+                do {
+                    mode = try query("PRAGMA journal_mode=WAL") { try $0.text(0) }.first
+                    break
+                } catch let error as SQLiteError where error.code & 0xFF == SQLITE_BUSY && waited < options.busyTimeoutMilliseconds {
+                    usleep(10_000)
+                    waited += 10
+                }
+            }
             guard mode?.lowercased() == "wal" else {
                 throw SQLiteError(code: SQLITE_ERROR, message: "WAL journal mode unavailable (got \(mode ?? "nothing"))")
             }

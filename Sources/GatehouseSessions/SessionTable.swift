@@ -109,13 +109,13 @@ public final class SessionTable: Sendable {
     /// binding the store lost.
     @discardableResult
     public func persist(_ binding: SessionBinding) async throws -> SessionBinding {
-        var winner: SessionBinding
+        let winner: SessionBinding
         do {
+            // The id was ended a moment ago and its store delete is still running: that delete
+            // goes first, or the old row would win the claim. (Checking only after a lost claim
+            // missed a delete that finished in between.)
+            if let pending = ending.withLock({ $0.tasks[binding.key]?.task }) { await pending.value }
             winner = try await store.claimBinding(binding, now: binding.createdAt)
-            if winner != binding, let pending = ending.withLock({ $0.tasks[binding.key]?.task }) {
-                await pending.value
-                winner = try await store.claimBinding(binding, now: binding.createdAt)
-            }
         } catch {
             forget(binding.key)
             throw error

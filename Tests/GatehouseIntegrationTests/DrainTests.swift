@@ -45,13 +45,7 @@ import Testing
 
     @Test func theGracePeriodBoundsTheWait() async throws {
         try await withHarness { h in
-            let token = h.token()
-            let client = h.client
-            let stream = Task { try? await client.request("GET", "/t/acme/sse?count=200&interval_ms=100", headers: [h.bearer(token)]) }
-            #expect(await eventually { h.acme.flatMap { $0.received() }.contains { $0.uri.hasPrefix("/sse") } })
-            let gatehouse = h.gatehouse
-            let done = Flag()
-            Task { await gatehouse.shutdown(grace: .milliseconds(300)); done.set() }
+            let (stream, done) = await Self.shutDownDuringALongStream(h, grace: .milliseconds(300))
             #expect(await eventually(within: 15) { done.isSet }, "ends after the grace, not with the 20 s stream")
             let cut = await stream.value
             #expect(cut.map { $0.text.components(separatedBy: "data:").count - 1 < 200 } ?? true, "the stream was cut")
@@ -60,19 +54,25 @@ import Testing
 
     @Test func aSecondSignalEndsTheGraceAtOnce() async throws {
         try await withHarness { h in
-            let token = h.token()
-            let client = h.client
-            let stream = Task { try? await client.request("GET", "/t/acme/sse?count=200&interval_ms=100", headers: [h.bearer(token)]) }
-            #expect(await eventually { h.acme.flatMap { $0.received() }.contains { $0.uri.hasPrefix("/sse") } })
-            let gatehouse = h.gatehouse
-            let done = Flag()
-            Task { await gatehouse.shutdown(grace: .seconds(120)); done.set() }
+            let (stream, done) = await Self.shutDownDuringALongStream(h, grace: .seconds(120))
             #expect(await eventually { (try? await h.admin.request("GET", "/readyz").status) == 503 })
             #expect(!done.isSet, "still draining")
-            gatehouse.endGraceNow()
+            h.gatehouse.endGraceNow()
             #expect(await eventually(within: 15) { done.isSet })
             _ = await stream.value
         }
+    }
+
+    /// A 20 s event stream in progress, then a shutdown with `grace` (`done` is set when it returns).
+    static func shutDownDuringALongStream(_ h: Harness, grace: Duration) async -> (stream: Task<RawClient.Response?, Never>, done: Flag) {
+        let token = h.token()
+        let client = h.client
+        let stream = Task { try? await client.request("GET", "/t/acme/sse?count=200&interval_ms=100", headers: [h.bearer(token)]) }
+        #expect(await eventually { h.acme.flatMap { $0.received() }.contains { $0.uri.hasPrefix("/sse") } })
+        let gatehouse = h.gatehouse
+        let done = Flag()
+        Task { await gatehouse.shutdown(grace: grace); done.set() }
+        return (stream, done)
     }
 }
 
