@@ -37,6 +37,29 @@ import Testing
         return (r.header("Location"), String(setCookie.prefix { $0 != ";" }))
     }
 
+    @Test func behindATLSTerminatingBalancerTheStartURLIsHTTPSAndTheCookieSecure() async throws {
+        try await withHarness({ setup, _, agents in
+            setup.tenants[0].oauth = OAuthSettings(completionURL: agents[0].baseURL + "/oauth/complete", flowTTLSeconds: 600)
+            setup.settings.publicScheme = "https"
+        }) { h in
+            let created = try await createFlow(h, token: h.token("alice"))
+            #expect(created.json?["start_url"]?.stringValue?.hasPrefix("https://acme.test/.gatehouse/oauth/start/") == true)
+            let startURL = try #require(created.json?["start_url"]?.stringValue)
+            let path = String(startURL.drop { $0 != "/" }.dropFirst(2).drop { $0 != "/" })
+            let r = try await h.client.request("GET", path, host: "acme.test")
+            #expect(r.header("Set-Cookie")?.contains("; Secure") == true)
+        }
+        // On a plain-HTTP listener without the setting, the cookie could not be Secure.
+        try await Self.withFlows { h in
+            let created = try await createFlow(h, token: h.token("alice"))
+            #expect(created.json?["start_url"]?.stringValue?.hasPrefix("http://acme.test/") == true)
+            let startURL = try #require(created.json?["start_url"]?.stringValue)
+            let r = try await h.client.request("GET", String(startURL.dropFirst("http://acme.test".count)), host: "acme.test")
+            #expect(r.status == 302)
+            #expect(r.header("Set-Cookie")?.contains("Secure") == false)
+        }
+    }
+
     @Test func theStarterCompletesItsFlowOnceAndTheTokenReachesTheCompletionURL() async throws {
         try await Self.withFlows { h in
             let alice = h.token("alice")
