@@ -269,6 +269,18 @@ struct KeySetCacheTests {
         #expect(world.fetches == 2)
     }
 
+    @Test("prime without forgetting (start-up, before the registered IdPs are known) keeps the other entries")
+    func primeWithoutForgetting() async throws {
+        let otherURL = "https://other.example.com/jwks"
+        let other = Std.idp(name: "other", issuer: "https://other.example.com", jwksURI: otherURL)
+        let world = CacheWorld()
+        world.fetcher.serveKeys(otherURL, TestKeys.standardJWKs)
+        await world.cache.prime(Std.snapshot([Std.tenant("acme", idps: [world.idp, other])]))
+        await world.cache.prime(Std.snapshot([Std.tenant("acme", idps: [other])]), forgettingOthers: false)
+        _ = try await world.keys()
+        #expect(world.fetches == 1, "the entry not in the second snapshot kept its keys")
+    }
+
     @Test("remove forgets an IdP's keys")
     func remove() async throws {
         let world = CacheWorld()

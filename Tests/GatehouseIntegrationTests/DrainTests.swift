@@ -75,9 +75,3 @@ import Testing
         return (stream, done)
     }
 }
-
-final class Flag: Sendable {
-    private let value = Atomic<Bool>(false)
-    var isSet: Bool { value.load(ordering: .relaxed) }
-    func set() { value.store(true, ordering: .relaxed) }
-}

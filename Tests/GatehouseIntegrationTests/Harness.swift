@@ -6,6 +6,7 @@ import GatehouseHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import Synchronization
 
 /// A whole Gatehouse on loopback: a development IdP serving real JWKS over HTTP, recording echo
 /// agents as upstreams, and Gatehouse itself on ephemeral ports.
@@ -187,6 +188,13 @@ final class BlackHole {
     }
 
     deinit { close(fd) }
+}
+
+/// Set once by one task, read by another (a shutdown or a process watchdog ended).
+final class Flag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
 }
 
 /// A wall clock tests move by hand.

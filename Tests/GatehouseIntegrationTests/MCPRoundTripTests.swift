@@ -135,13 +135,6 @@ enum ChildProcess {
             stderr: String(decoding: stderrData.get(), as: UTF8.self), timedOut: timedOut.isSet)
     }
 
-    private final class Flag: @unchecked Sendable {
-        private let lock = NSLock()
-        private var value = false
-        func set() { lock.withLock { value = true } }
-        var isSet: Bool { lock.withLock { value } }
-    }
-
     private final class DataBox: @unchecked Sendable {
         private let lock = NSLock()
         private var data = Data()
