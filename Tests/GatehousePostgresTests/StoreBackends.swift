@@ -28,6 +28,8 @@ protocol StoreStorage: Sendable {
     func schemaVersions() async throws -> [Int64]
     /// Overwrites the recorded schema version, as a newer Gatehouse would have left it.
     func setSchemaVersion(_ version: Int64) async throws
+    /// `SELECT count(*) …` read around the store: what the tables hold, not what the store says.
+    func count(_ sql: String) async throws -> Int64
     /// Closes every store opened on it and deletes it.
     func destroy() async
 }
@@ -81,6 +83,12 @@ final class SQLiteStorage: StoreStorage {
         let db = try SQLiteDatabase(path: path)
         defer { db.close() }
         try db.execute("UPDATE schema_version SET version = ?", [.int(version)])
+    }
+
+    func count(_ sql: String) async throws -> Int64 {
+        let db = try SQLiteDatabase(path: path)
+        defer { db.close() }
+        return try db.query(sql) { try $0.int64(0) }.first ?? -1
     }
 
     func destroy() async {
@@ -144,6 +152,12 @@ final class PostgresStorage: StoreStorage {
     func setSchemaVersion(_ version: Int64) async throws {
         try await withRawClient { client in
             _ = try await client.query("UPDATE schema_version SET version = \(version)")
+        }
+    }
+
+    func count(_ sql: String) async throws -> Int64 {
+        try await withRawClient { client in
+            try await client.rows(PostgresQuery(unsafeSQL: sql)).first?.decode(Int64.self) ?? -1
         }
     }
 

@@ -21,6 +21,9 @@ extension StoreConformance {
             #expect(stored.first?.updatedAt == 20)
 
             #expect(try await store.deleteRegisteredIdP(tenant: tenantA, name: "nope", audit: audit("idp.delete", tenant: tenantA)) == false)
+            let initech = TenantID("initech")!  // has no "partner": another tenant's is out of its reach
+            #expect(try await store.deleteRegisteredIdP(tenant: initech, name: "partner", audit: audit("idp.delete", tenant: initech)) == false)
+            #expect(try await store.auditEntries(tenant: initech, before: nil, limit: 10).isEmpty)
             #expect(try await store.deleteRegisteredIdP(tenant: tenantA, name: "partner", audit: audit("idp.delete", tenant: tenantA)))
             #expect(try await store.deleteRegisteredIdP(tenant: tenantA, name: "partner", audit: audit("idp.delete", tenant: tenantA)) == false)
             #expect(try await store.registeredIdPs() == [other])

@@ -141,6 +141,7 @@ extension StoreConformance {
                 #expect(sameBytes(back.key.header, binding.key.header))
                 #expect(sameBytes(back.principal.issuer, binding.principal.issuer))
                 #expect(sameBytes(back.principal.subject, binding.principal.subject))
+                #expect(sameBytes(back.principal.clientID ?? "-", binding.principal.clientID ?? "+"))
                 #expect(sameBytes(back.upstream ?? "-", binding.upstream ?? "+"))
                 #expect(back.createdAt == binding.createdAt && back.lastSeenAt == -0.5 && back.expiresAt == 1e12 + 0.25)
             }

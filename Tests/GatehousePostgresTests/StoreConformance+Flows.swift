@@ -112,7 +112,7 @@ extension StoreConformance {
     }
 
     static func completeFlowOnceAndErasesTheToken(_ backend: any StoreBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await withStore(backend) { store, storage in
             try await store.insertFlow(makeFlow(sessionID: "s", createdAt: 1000, expiresAt: 2000))
 
             #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1500))
@@ -120,6 +120,9 @@ extension StoreConformance {
             let done = try #require(try await store.flow(tenant: tenantA, sessionID: "s"))
             #expect(done.completedAt == 1500)
             #expect(done.sealedUserToken.isEmpty)
+            // Erased in the table itself, not only hidden by the store.
+            #expect(try await storage.count("SELECT count(*) FROM oauth_flows WHERE sealed_token IS NULL") == 1)
+            #expect(try await storage.count("SELECT count(*) FROM oauth_flows") == 1)
 
             // Unknown, other-tenant and expired flows never complete.
             #expect(try await store.completeFlow(tenant: tenantA, sessionID: "unknown", startHandle: "handle-acme-unknown", now: 1500) == false)
@@ -177,7 +180,7 @@ extension StoreConformance {
     }
 
     static func expiredFlowsAreDeletedWithTheirTokens(_ backend: any StoreBackend) async throws {
-        try await withStore(backend) { store, _ in
+        try await withStore(backend) { store, storage in
             try await store.insertFlow(makeFlow(sessionID: "old", startHandle: "h1", createdAt: 0, expiresAt: 100))
             try await store.insertFlow(makeFlow(sessionID: "done", startHandle: "h2", createdAt: 0, expiresAt: 300))
             try await store.insertFlow(makeFlow(sessionID: "new", startHandle: "h3", createdAt: 0, expiresAt: 300))
@@ -192,6 +195,7 @@ extension StoreConformance {
             #expect(try await store.deleteExpiredFlows(now: 300) == 2)
             #expect(try await store.deleteExpiredFlows(now: 300) == 0)
             #expect(try await store.flows(sessionID: "new").isEmpty)
+            #expect(try await storage.count("SELECT count(*) FROM oauth_flows") == 0, "no row is left behind")
         }
     }
 }

@@ -6,100 +6,12 @@ import Testing
 
 @testable import GatehouseSessions
 
+// What only the SQLite store has: files, modes, pragmas, its thread, what is left on disk.
+// The behaviour every store shares is the conformance suite (GatehousePostgresTests/
+// StoreConformance*), which runs on SQLite in every `swift test`.
 // Everything here runs against real SQLite files in a fresh temp directory per test.
 
 @Suite struct SQLiteSessionStoreTests {
-    // MARK: - Bindings
-
-    @Test func bindingRoundTripReplaceAndDelete() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let a = makeBinding(id: "sess-a", clientID: "client-1", upstream: "10.0.0.1:8080")
-        let b = makeBinding(id: "sess-b", issuedBy: .client, clientID: nil, upstream: nil)
-        try await store.upsertBinding(a)
-        try await store.upsertBinding(b)
-        #expect(Set(try await store.loadBindings(now: 0)) == [a, b])
-
-        // Upserting the same key replaces every column, it does not add a row.
-        var a2 = a
-        a2.principal = BoundPrincipal(issuer: "https://other.example/", subject: "someone-else", clientID: "")
-        a2.upstream = "10.0.0.2:8080"
-        a2.issuedBy = .client
-        a2.createdAt = 500
-        a2.lastSeenAt = 600
-        a2.expiresAt = 5000
-        try await store.upsertBinding(a2)
-        let loaded = try await store.loadBindings(now: 0)
-        #expect(Set(loaded) == [a2, b])
-        // An empty client id stays empty; a missing one stays missing.
-        #expect(loaded.first { $0.key == a.key }?.principal.clientID == "")
-        #expect(loaded.first { $0.key == b.key }?.principal.clientID == nil)
-
-        try await store.deleteBinding(a.key)
-        try await store.deleteBinding(a.key)  // deleting a missing row is not an error
-        #expect(try await store.loadBindings(now: 0) == [b])
-    }
-
-    @Test func touchSlidesExistingRowsOnlyAndNeverBackwards() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let a = makeBinding(id: "a", lastSeenAt: 100, expiresAt: 1000)
-        let b = makeBinding(id: "b", lastSeenAt: 100, expiresAt: 1000)
-        try await store.upsertBinding(a)
-        try await store.upsertBinding(b)
-        let ghost = SessionKey(tenant: tenantA, header: "Mcp-Session-Id", id: "gone")
-        try await store.touchBindings([
-            SessionTouch(key: a.key, lastSeenAt: 200, expiresAt: 2000),
-            SessionTouch(key: ghost, lastSeenAt: 200, expiresAt: 2000),
-            SessionTouch(key: b.key, lastSeenAt: 50, expiresAt: 500),  // stale: must not shorten
-        ])
-        try await store.touchBindings([])
-        let rows = Dictionary(uniqueKeysWithValues: try await store.loadBindings(now: 0).map { ($0.key, $0) })
-        #expect(rows.count == 2)  // the vanished row was skipped, not created
-        #expect(rows[a.key]?.lastSeenAt == 200)
-        #expect(rows[a.key]?.expiresAt == 2000)
-        #expect(rows[b.key]?.lastSeenAt == 100)
-        #expect(rows[b.key]?.expiresAt == 1000)
-        #expect(rows[a.key]?.createdAt == a.createdAt)
-    }
-
-    @Test func expiredBindingsAreNotLoadedAndAreSwept() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let expired = makeBinding(id: "old", expiresAt: 100)
-        let boundary = makeBinding(id: "edge", expiresAt: 200)
-        let live = makeBinding(id: "new", expiresAt: 300)
-        for binding in [expired, boundary, live] { try await store.upsertBinding(binding) }
-
-        // Live means expires_at > now, for loading and sweeping alike.
-        #expect(try await store.loadBindings(now: 200) == [live])
-        #expect(try await store.deleteExpiredBindings(now: 200) == 2)
-        #expect(try await store.deleteExpiredBindings(now: 200) == 0)
-        #expect(try await store.loadBindings(now: 0) == [live])
-    }
-
-    @Test func sameSessionIDInTwoTenantsIsTwoRows() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let inA = makeBinding(tenant: tenantA, id: "shared-id", subject: "alice")
-        let inB = makeBinding(tenant: tenantB, id: "shared-id", subject: "bob")
-        try await store.upsertBinding(inA)
-        try await store.upsertBinding(inB)
-        #expect(Set(try await store.loadBindings(now: 0)) == [inA, inB])
-        try await store.deleteBinding(inA.key)
-        #expect(try await store.loadBindings(now: 0) == [inB])
-    }
-
-    @Test func headerNamesAreOneKeyWhateverTheSpelling() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        try await store.upsertBinding(makeBinding(id: "x", header: "Mcp-Session-Id", subject: "first"))
-        try await store.upsertBinding(makeBinding(id: "x", header: "mcp_session_id", subject: "second"))
-        let rows = try await store.loadBindings(now: 0)
-        #expect(rows.count == 1)
-        #expect(rows.first?.principal.subject == "second")
-        #expect(rows.first?.key.header == "mcp-session-id")
-    }
 
     // MARK: - Reopening, files, pragmas
 
@@ -125,25 +37,6 @@ import Testing
             try db.query("SELECT count(*), max(version) FROM schema_version") { [try $0.int64(0), try $0.int64(1)] }
         }
         #expect(version == [[1, SessionSchema.latestVersion]])  // migrations ran once
-    }
-
-    @Test func closedStoreRefusesWork() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        #expect(await store.ping())
-        await store.close()
-        await store.close()  // idempotent
-        #expect(await store.ping() == false)
-        await #expect(throws: SessionStoreError.closed) { try await store.loadBindings(now: 0) }
-        await #expect(throws: SessionStoreError.closed) { try await store.upsertBinding(makeBinding(id: "late")) }
-    }
-
-    @Test func aNewerSchemaIsRefused() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        try await store.perform { db in try db.execute("UPDATE schema_version SET version = 99") }
-        await store.close()
-        #expect(throws: SessionStoreError.unsupportedSchemaVersion(99)) { try dir.store() }
     }
 
     @Test func filesAreCreatedWithMode0600InNewDirectories() async throws {
@@ -186,100 +79,6 @@ import Testing
 
     // MARK: - Flows
 
-    @Test func flowRoundTripAndLookups() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let inA = makeFlow(tenant: tenantA, sessionID: "elicit-1", startHandle: "handle-a")
-        let inB = makeFlow(tenant: tenantB, sessionID: "elicit-1", startHandle: "handle-b", clientID: nil)
-        try await store.insertFlow(inA)
-        try await store.insertFlow(inB)
-
-        #expect(try await store.flow(tenant: tenantA, sessionID: "elicit-1") == inA)
-        #expect(try await store.flow(tenant: tenantB, sessionID: "elicit-1") == inB)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "other") == nil)
-        #expect(try await store.flow(startHandle: "handle-b") == inB)
-        #expect(try await store.flow(startHandle: "nope") == nil)
-        #expect(try await store.flows(sessionID: "elicit-1") == [inA, inB])
-        #expect(try await store.flows(sessionID: "none").isEmpty)
-
-        try await store.setFlowCookie(tenant: tenantA, sessionID: "elicit-1", startHandle: "handle-a", cookieHash: "ab12")
-        #expect(try await store.flow(tenant: tenantA, sessionID: "elicit-1")?.cookieHash == "ab12")
-        #expect(try await store.flow(tenant: tenantB, sessionID: "elicit-1")?.cookieHash == nil)
-        await #expect(throws: SessionStoreError.flowNotFound) {
-            try await store.setFlowCookie(tenant: tenantA, sessionID: "missing", startHandle: "handle-a", cookieHash: "x")
-        }
-    }
-
-    @Test func aLiveFlowIsNeverReplacedButAFinishedOneIs() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let first = makeFlow(sessionID: "s", startHandle: "h1", createdAt: 1000, expiresAt: 2000)
-        try await store.insertFlow(first)
-
-        let thief = makeFlow(sessionID: "s", startHandle: "h2", subject: "mallory", createdAt: 1500, expiresAt: 2500)
-        await #expect(throws: SessionStoreError.flowExists) { try await store.insertFlow(thief) }
-        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == first)
-        #expect(try await store.flow(startHandle: "h2") == nil)  // the failed insert left nothing
-
-        // Another key reusing a start handle is refused too.
-        await #expect(throws: SessionStoreError.startHandleInUse) {
-            try await store.insertFlow(makeFlow(sessionID: "other", startHandle: "h1", createdAt: 1500))
-        }
-
-        // Expired (as of the new flow's creation): replaced.
-        let afterExpiry = makeFlow(sessionID: "s", startHandle: "h3", createdAt: 2000, expiresAt: 3000)
-        try await store.insertFlow(afterExpiry)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == afterExpiry)
-
-        // Completed: replaced.
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h3", now: 2100))
-        let afterCompletion = makeFlow(sessionID: "s", startHandle: "h4", createdAt: 2200, expiresAt: 3200)
-        try await store.insertFlow(afterCompletion)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == afterCompletion)
-        #expect(try await store.flow(startHandle: "h3") == nil)
-    }
-
-    @Test func cookieAndCompletionReachOnlyTheFlowWithTheirStartHandle() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        try await store.insertFlow(makeFlow(sessionID: "s", startHandle: "h-alice", createdAt: 1000, expiresAt: 2000))
-        // Alice's flow expired and Mallory registered the same id before Alice's start or callback wrote.
-        let mallorys = makeFlow(sessionID: "s", startHandle: "h-mallory", subject: "mallory", createdAt: 2000, expiresAt: 3000)
-        try await store.insertFlow(mallorys)
-        await #expect(throws: SessionStoreError.flowNotFound) {
-            try await store.setFlowCookie(tenant: tenantA, sessionID: "s", startHandle: "h-alice", cookieHash: "alices-browser")
-        }
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h-alice", now: 1999) == false)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == mallorys)
-
-        try await store.setFlowCookie(tenant: tenantA, sessionID: "s", startHandle: "h-mallory", cookieHash: "m")
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "h-mallory", now: 2500))
-    }
-
-    @Test func completeFlowOnceAndErasesTheToken() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let flow = makeFlow(sessionID: "s", createdAt: 1000, expiresAt: 2000)
-        try await store.insertFlow(flow)
-
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1500))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "s", startHandle: "handle-acme-s", now: 1501) == false)
-        let done = try #require(try await store.flow(tenant: tenantA, sessionID: "s"))
-        #expect(done.completedAt == 1500)
-        #expect(done.sealedUserToken.isEmpty)
-        let stored = try await store.perform { db in
-            try db.query("SELECT sealed_token IS NULL FROM oauth_flows") { try $0.int64(0) }
-        }
-        #expect(stored == [1])
-
-        // Unknown, other-tenant and expired flows never complete.
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "unknown", startHandle: "handle-acme-unknown", now: 1500) == false)
-        #expect(try await store.completeFlow(tenant: tenantB, sessionID: "s", startHandle: "handle-acme-s", now: 1500) == false)
-        try await store.insertFlow(makeFlow(sessionID: "late", startHandle: "h-late", createdAt: 1000, expiresAt: 2000))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "late", startHandle: "h-late", now: 2000) == false)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "late")?.sealedUserToken == tokenBytes)
-    }
-
     @Test func theErasedTokenIsNotLeftInTheFiles() async throws {
         let dir = try StoreDirectory()
         let path = dir.path + "/sessions.db"
@@ -293,111 +92,7 @@ import Testing
         #expect(try fileContents(of: path).containsBytes(marker) == false)
     }
 
-    @Test func twentyConcurrentCallersCompleteAFlowOnce() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let second = try dir.store()  // another connection on the same file races too
-        try await store.insertFlow(makeFlow(sessionID: "race", createdAt: 1000, expiresAt: 2000))
-        let wins = try await withThrowingTaskGroup(of: Bool.self) { group in
-            for caller in 0..<20 {
-                let target = caller.isMultiple(of: 2) ? store : second
-                group.addTask {
-                    try await target.completeFlow(
-                        tenant: tenantA, sessionID: "race", startHandle: "handle-acme-race", now: 1500 + Double(caller))
-                }
-            }
-            var wins = 0
-            for try await won in group where won { wins += 1 }
-            return wins
-        }
-        #expect(wins == 1)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "race")?.sealedUserToken == [])
-    }
-
-    @Test func expiredFlowsAreDeletedWithTheirTokens() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        try await store.insertFlow(makeFlow(sessionID: "old", startHandle: "h1", createdAt: 0, expiresAt: 100))
-        try await store.insertFlow(makeFlow(sessionID: "done", startHandle: "h2", createdAt: 0, expiresAt: 300))
-        try await store.insertFlow(makeFlow(sessionID: "new", startHandle: "h3", createdAt: 0, expiresAt: 300))
-        #expect(try await store.completeFlow(tenant: tenantA, sessionID: "done", startHandle: "h2", now: 50))
-
-        #expect(try await store.deleteExpiredFlows(now: 100) == 1)
-        // The expired one is gone entirely; the completed one stays (so a second callback still
-        // sees it completed) until it expires too.
-        #expect(try await store.flow(tenant: tenantA, sessionID: "old") == nil)
-        #expect(try await store.flow(tenant: tenantA, sessionID: "done")?.completedAt == 50)
-        #expect(try await store.deleteExpiredFlows(now: 300) == 2)
-        let count = try await store.perform { db in try db.query("SELECT count(*) FROM oauth_flows") { try $0.int64(0) } }
-        #expect(count == [0])
-    }
-
-    @Test func expiredFlowsAreStillReturnedByLookups() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let flow = makeFlow(sessionID: "s", createdAt: 0, expiresAt: 100)
-        try await store.insertFlow(flow)
-        // The store does not know "now" for lookups: the caller decides what expired means.
-        #expect(try await store.flow(tenant: tenantA, sessionID: "s") == flow)
-    }
-
     // MARK: - Hostile values
-
-    @Test func hostileValuesRoundTripExactly() async throws {
-        let dir = try StoreDirectory()
-        let store = try dir.store()
-        let hostile = [
-            "'; DROP TABLE session_bindings; --",
-            "\" OR 1=1 --",
-            "a'b\"c`d\\e%f_g?h:i@j$k",
-            "e\u{301} \u{E9} \u{202E}rtl\u{202C} \u{200B}\u{FEFF} 𝕏 🧑🏽‍💻 \u{7F}\u{1}",
-            String(repeating: "x", count: 256),
-            String(repeating: "é", count: 128),  // 256 bytes of two-byte characters
-            "",
-        ]
-        var bindings: [SessionBinding] = []
-        for (index, value) in hostile.enumerated() {
-            let binding = SessionBinding(
-                key: SessionKey(tenant: tenantA, header: "x-" + value.lowercased(), id: value.isEmpty ? "empty" : value),
-                principal: BoundPrincipal(issuer: value, subject: value, clientID: value),
-                upstream: value, issuedBy: .server, createdAt: Double(index), lastSeenAt: -0.5, expiresAt: 1e12 + 0.25)
-            bindings.append(binding)
-            try await store.upsertBinding(binding)
-
-            let flow = OAuthFlowRecord(
-                tenant: tenantB, sessionID: value, principal: binding.principal, authorizationURL: value,
-                startHandle: "h\(index)" + value, cookieHash: value, sealedUserToken: (0...255).map { UInt8($0) },
-                createdAt: 1, expiresAt: 2)
-            try await store.insertFlow(flow)
-            let back = try #require(try await store.flow(tenant: tenantB, sessionID: value))
-            #expect(back == flow)
-            #expect(sameBytes(back.sessionID, value) && sameBytes(back.authorizationURL, value))
-            #expect(sameBytes(back.cookieHash ?? "-", value) && sameBytes(back.principal.subject, value))
-            #expect(try await store.flow(startHandle: flow.startHandle) == flow)
-            #expect(try await store.flows(sessionID: value) == [flow])
-        }
-
-        let loaded = Dictionary(uniqueKeysWithValues: try await store.loadBindings(now: 0).map { ($0.key.id.utf8.map { $0 }, $0) })
-        #expect(loaded.count == bindings.count)
-        for binding in bindings {
-            // Swift compares strings by canonical equivalence; the store must keep the bytes.
-            let back = try #require(loaded[Array(binding.key.id.utf8)])
-            #expect(back == binding)
-            #expect(sameBytes(back.key.header, binding.key.header))
-            #expect(sameBytes(back.principal.issuer, binding.principal.issuer))
-            #expect(sameBytes(back.principal.subject, binding.principal.subject))
-            #expect(sameBytes(back.principal.clientID ?? "-", binding.principal.clientID ?? "+"))
-            #expect(sameBytes(back.upstream ?? "-", binding.upstream ?? "+"))
-            #expect(back.createdAt == binding.createdAt && back.lastSeenAt == -0.5 && back.expiresAt == 1e12 + 0.25)
-        }
-        // Precomposed and decomposed "é" are equal Swift strings but two different keys.
-        let decomposed = makeBinding(id: "caf\u{65}\u{301}", subject: "decomposed")
-        let precomposed = makeBinding(id: "caf\u{E9}", subject: "precomposed")
-        try await store.upsertBinding(decomposed)
-        try await store.upsertBinding(precomposed)
-        let cafes = try await store.loadBindings(now: 0).filter { $0.key.id.hasPrefix("caf") }
-        #expect(cafes.count == 2)
-    }
 
     @Test func corruptRowsAreSkippedAndLoggedWithoutTheirIDs() async throws {
         let dir = try StoreDirectory()
@@ -494,7 +189,6 @@ private func makeFlow(
         createdAt: createdAt, expiresAt: expiresAt)
 }
 
-private func sameBytes(_ a: String, _ b: String) -> Bool { Array(a.utf8) == Array(b.utf8) }
 
 private func permissions(_ path: String) throws -> Int {
     let attributes = try FileManager.default.attributesOfItem(atPath: path)
