@@ -21,6 +21,7 @@
 #   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+31)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 
 DURATION="${DURATION:-10}"
 REPEATS=3
@@ -212,18 +213,7 @@ HAPROXY_PID=$!
 gatehouse_config() {
   local dir="$WORK/gatehouse-$1"
   mkdir -p "$dir/tenants"
-  cat > "$dir/gatehouse.yaml" <<YAML
-listen: "127.0.0.1:$GH"
-admin:
-  listen: "127.0.0.1:$GH_ADMIN"
-tenants_dir: tenants
-identity:
-  token_cache_entries: $2
-  insecure_idp_hosts: ["127.0.0.1"]
-assertion:
-  enabled: $3
-  key_dir: keys
-YAML
+  bench_gatehouse_yaml "$dir/gatehouse.yaml" "$GH" "$GH_ADMIN" "$2" "$3"
   cat > "$dir/tenants/bench.yaml" <<YAML
 id: bench
 match:

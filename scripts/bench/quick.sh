@@ -6,6 +6,7 @@
 # PERF_DATA=FILE also records a perf profile (perf record -g) of Gatehouse during its run.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 DURATION="${1:-10}"
 for tool in wrk nginx; do
   command -v "$tool" >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk nginx >/dev/null; }
@@ -33,16 +34,7 @@ http {
 }
 NGINX
 mkdir -p "$WORK/tenants"
-cat > "$WORK/gatehouse.yaml" <<YAML
-listen: "127.0.0.1:$GH"
-admin:
-  listen: "127.0.0.1:$ADMIN"
-tenants_dir: tenants
-identity:
-  insecure_idp_hosts: ["127.0.0.1"]
-assertion:
-  key_dir: keys
-YAML
+bench_gatehouse_yaml "$WORK/gatehouse.yaml" "$GH" "$ADMIN"
 cat > "$WORK/tenants/bench.yaml" <<YAML
 id: bench
 match:

@@ -8,6 +8,7 @@
 # PERF_DATA=FILE records a perf profile of the start-up instead (until /healthz answers).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. scripts/bench/lib.sh
 N="${1:-10000}"
 command -v nginx >/dev/null || { apt-get update -qq && apt-get install -y -qq nginx >/dev/null; }
 [ -x .build/release/gatehouse ] || swift build -c release --product gatehouse
@@ -34,16 +35,7 @@ http {
 NGINX
 nginx -p "$WORK" -c nginx.conf
 mkdir -p "$WORK/tenants"
-cat > "$WORK/gatehouse.yaml" <<YAML
-listen: "127.0.0.1:$GH"
-admin:
-  listen: "127.0.0.1:$ADMIN"
-tenants_dir: tenants
-identity:
-  insecure_idp_hosts: ["127.0.0.1"]
-assertion:
-  key_dir: keys
-YAML
+bench_gatehouse_yaml "$WORK/gatehouse.yaml" "$GH" "$ADMIN"
 python3 - "$WORK/tenants" "$N" "$UP" <<'PY'
 import sys
 out, n, port = sys.argv[1], int(sys.argv[2]), sys.argv[3]
