@@ -35,6 +35,6 @@ public final class BenchmarkProxyConnection {
         let upstreamHandler = UpstreamClientHandler()
         try upstream.pipeline.syncOperations.addHandler(upstreamHandler)
         pool.checkin(UpstreamConnection(channel: upstream, handler: upstreamHandler, instance: instance))
-        try client.pipeline.syncOperations.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme))
+        try client.pipeline.syncOperations.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: ConnectionActivity()))
     }
 }

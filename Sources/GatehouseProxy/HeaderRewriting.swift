@@ -23,12 +23,17 @@ enum HeaderRewriting {
         for name in doomed { headers.remove(name: name) }
     }
 
-    /// Removes hop-by-hop headers and any header named in `Connection`.
+    /// Headers that `Connection` can never remove: the message's framing is decided by
+    /// Gatehouse alone (a client naming `Content-Length` there would otherwise forward its body
+    /// unframed, as a request of its own), and `Host` routes it.
+    static let neverNamedByConnection: Set<String> = ["content-length", "transfer-encoding", "host"]
+
+    /// Removes hop-by-hop headers and any header named in `Connection` (but never the framing).
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
         var named: [String] = []
         for value in headers[canonicalForm: "connection"] {
             let token = value.trimmingSpaces().lowercased()
-            if !token.isEmpty, token != "close", token != "keep-alive" { named.append(token) }
+            if !token.isEmpty, token != "close", token != "keep-alive", !neverNamedByConnection.contains(token) { named.append(token) }
         }
         var doomed: [String] = []
         for (name, _) in headers {
@@ -38,13 +43,25 @@ enum HeaderRewriting {
         for name in doomed { headers.remove(name: name) }
     }
 
-    /// Keeps one framing for the forwarded body: chunked wins over a Content-Length
-    /// (the decoder has already refused conflicting framings; this is belt and braces).
-    static func normaliseFraming(_ headers: inout HTTPHeaders) {
-        if headers.contains(name: "transfer-encoding") {
-            headers.remove(name: "content-length")
-            headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+    /// Removes optional whitespace around field values (RFC 9110 5.5), which HTTP/1.1 parsers
+    /// may leave in place at the end of a value: it is not part of the value, and HTTP/2 forbids
+    /// it (RFC 9113 8.2.1), so strict HTTP/2 clients reset a stream that carries it.
+    static func trimValues(_ headers: inout HTTPHeaders) {
+        var untidy = false
+        for (_, value) in headers where isUntidy(value) {
+            untidy = true
+            break
         }
+        guard untidy else { return }
+        var tidy = HTTPHeaders()
+        tidy.reserveCapacity(headers.count)
+        for (name, value) in headers { tidy.add(name: name, value: isUntidy(value) ? String(value.trimmingSpaces()) : value) }
+        headers = tidy
+    }
+
+    private static func isUntidy(_ value: String) -> Bool {
+        guard let first = value.utf8.first, let last = value.utf8.last else { return false }
+        return first == 0x20 || first == 0x09 || last == 0x20 || last == 0x09
     }
 
     enum Bearer {

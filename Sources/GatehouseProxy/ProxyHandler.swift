@@ -37,6 +37,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var requestID: String
         var host: String?
         var startedAt: Double
+        /// The body's framing as the client sent it; the upstream request is framed from this alone.
+        var framing = RequestFraming.none
         var tenant: CompiledTenant?
         /// The tenant path prefix to remove before forwarding: set only when that prefix is what
         /// matched the request (never for Host- or issuer-routed requests).
@@ -96,6 +98,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             if active != counted {
                 counted = active
                 runtime.active.wrappingAdd(active ? 1 : -1, ordering: .relaxed)
+                activity.inFlight += active ? 1 : -1
             }
         }
     }
@@ -109,11 +112,19 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
     /// Bytes of a body Gatehouse refused that it still reads and drops before closing.
     private let maxDrainBytes = 1 << 20
 
-    init(runtime: ProxyRuntime, pools: UpstreamPools, scheme: String) {
+    /// Requests in progress on this handler's client connection (shared by its HTTP/2 streams).
+    private let activity: ConnectionActivity
+    /// An HTTP/2 stream: forwarding waits for the rest of the connection's read to be processed,
+    /// so that a stream the client resets in the same read never costs the upstream a request.
+    private let isHTTP2: Bool
+
+    init(runtime: ProxyRuntime, pools: UpstreamPools, scheme: String, activity: ConnectionActivity, isHTTP2: Bool = false) {
         self.runtime = runtime
         self.pools = pools
         self.scheme = scheme
         self.config = runtime.config
+        self.activity = activity
+        self.isHTTP2 = isHTTP2
     }
 
     // MARK: - Channel events
@@ -130,6 +141,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         if counted {
             counted = false
             runtime.active.wrappingSubtract(1, ordering: .relaxed)
+            activity.inFlight -= 1
         }
     }
 
@@ -203,11 +215,17 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
 
     func channelInactive(context: ChannelHandlerContext) {
         if var ex = exchange {
-            // The client went away mid-request: the upstream exchange cannot be reused.
             if let upstream = ex.upstream {
-                upstream.reusable = false
-                upstream.handler.delegate = nil
-                upstream.channel.close(promise: nil)
+                if ex.requestEnded, phase == .forwarding, let pool {
+                    // The whole request went upstream: its response is read and dropped, and the
+                    // connection goes back to the pool (a reset HTTP/2 stream costs no connection).
+                    pool.discardResponseThenCheckin(upstream)
+                } else {
+                    // Mid-request: the upstream connection cannot be reused.
+                    upstream.reusable = false
+                    upstream.handler.delegate = nil
+                    upstream.channel.close(promise: nil)
+                }
                 ex.upstream = nil
             }
             if ex.status == 0 { ex.status = 499 }
@@ -267,24 +285,37 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             respondLocally(.error(.requestHeaderFieldsTooLarge, "headers_too_large", "the request headers are too large"), close: true)
             return
         }
-        if let length = headers.first(name: "content-length"), let n = Int(length), n > settings.limits.maxRequestBodyBytes {
-            respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
+        // Framing next, before anything of the request can be forwarded (docs/http.md).
+        switch RequestFraming.decide(head) {
+        case .success(let framing):
+            exchange?.framing = framing
+            if case .length(let n) = framing, n > settings.limits.maxRequestBodyBytes {
+                respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
+                return
+            }
+        case .failure(.invalid(let message)):
+            respondLocally(.error(.badRequest, "bad_request", message), close: true, reason: "bad_framing")
+            return
+        case .failure(.unsupportedCoding(let message)):
+            respondLocally(.error(.notImplemented, "not_implemented", message), close: true, reason: "bad_framing")
+            return
+        }
+        guard HTTPSyntax.isValidOriginForm(head.uri) else {
+            let message = head.uri.hasPrefix("/") ? "invalid character in the request target" : "only origin-form request targets are accepted"
+            respondLocally(.error(.badRequest, "bad_request", message), close: true, reason: "bad_target")
             return
         }
 
-        // Host: exactly one, and plain (it is echoed into URLs Gatehouse writes).
+        // Host: exactly one (RFC 9112 3.2: required in HTTP/1.1), and plain (it is echoed into
+        // URLs Gatehouse writes).
         let hosts = headers["host"]
         guard hosts.count <= 1, let host = hosts.first.map({ String($0) }) ?? Optional(""),
-            host.isEmpty || Self.isSaneAuthority(host)
+            host.isEmpty || Self.isSaneAuthority(host), !(host.isEmpty && head.version == .http1_1)
         else {
-            respondLocally(.error(.badRequest, "bad_request", "invalid Host header"), close: true)
+            respondLocally(.error(.badRequest, "bad_request", hosts.isEmpty ? "missing Host header" : "invalid Host header"), close: true)
             return
         }
         exchange?.host = host.isEmpty ? nil : host
-        guard head.uri.hasPrefix("/") else {
-            respondLocally(.error(.badRequest, "bad_request", "only origin-form request targets are accepted"), close: true)
-            return
-        }
 
         // Tenant by Host, then by path prefix.
         let path = Self.path(of: head.uri)
@@ -456,7 +487,19 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         exchange?.upstreamHead = upstreamHead
         exchange?.attempts = attempts
         if newBindings.isEmpty {
-            connectNext()
+            if isHTTP2, let context {
+                // After the frames already read on this connection (a reset among them ends this
+                // stream first; the generation check then drops the forward). Body parts are
+                // buffered meanwhile.
+                phase = .connecting
+                let generation = self.generation
+                context.eventLoop.assumeIsolated().execute {
+                    guard self.generation == generation, self.phase == .connecting, self.context != nil else { return }
+                    self.connectNext()
+                }
+            } else {
+                connectNext()
+            }
         } else {
             persistThenConnect(newBindings)
         }
@@ -469,7 +512,8 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         let originalHost = ex.host
         HeaderRewriting.removeHopByHop(&headers)
         headers.remove(name: "expect")
-        HeaderRewriting.normaliseFraming(&headers)
+        ex.framing.apply(to: &headers, method: ex.head.method)
+        HeaderRewriting.trimValues(&headers)
         if tenant.tenant.authorization == .drop { headers.remove(name: "authorization") }
         HeaderRewriting.propagate(into: &headers, tenant: tenant, principal: principal, logger: runtime.logger, requestID: ex.requestID)
         if settings.assertion.enabled, let signer = runtime.signer {
@@ -542,10 +586,6 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         ex.upstreamName = conn.instance.upstream.description
         ex.upstreamStartedAt = monotonicSeconds()
         var head2 = head
-        if !ex.head.headers.contains(name: "content-length"), !ex.head.headers.contains(name: "transfer-encoding") {
-            // A request without framing has no body; say so, so that the encoder adds none.
-            if ex.head.method != .GET, ex.head.method != .HEAD { head2.headers.replaceOrAdd(name: "content-length", value: "0") }
-        }
         if ex.tenant?.tenant.preserveHost != true || !head2.headers.contains(name: "host") {
             head2.headers.replaceOrAdd(name: "host", value: conn.instance.upstream.hostHeader)
         }
@@ -555,7 +595,16 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         ex.buffered = []
         exchange = ex
         phase = .forwarding
-        conn.channel.write(NIOAny(HTTPClientRequestPart.head(head2)), promise: nil)
+        let headWritten = conn.channel.eventLoop.makePromise(of: Void.self)
+        let generation = self.generation
+        headWritten.futureResult.assumeIsolated().whenFailure { error in
+            // Refused before it left (the encoder's own validation): the request, not the
+            // upstream, is at fault, so the instance's health is left alone.
+            guard self.generation == generation, self.exchange?.upstream === conn, error is HTTPParserError else { return }
+            conn.handler.delegate = nil
+            self.respondLocally(.error(.badRequest, "bad_request", "the request cannot be forwarded"), close: true, reason: "unencodable_request")
+        }
+        conn.channel.write(NIOAny(HTTPClientRequestPart.head(head2)), promise: headWritten)
         for part in buffered {
             switch part {
             case .body(let b): conn.channel.write(NIOAny(HTTPClientRequestPart.body(.byteBuffer(b))), promise: nil)
@@ -590,6 +639,7 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
             runtime.metrics.upstreamLatency.observe([ex.tenant?.tenant.id.rawValue ?? "-"], monotonicSeconds() - ex.upstreamStartedAt)
             if !head.isKeepAlive { conn.reusable = false }
             HeaderRewriting.removeHopByHop(&head.headers)
+            HeaderRewriting.trimValues(&head.headers)
             if !head.headers.contains(name: "x-request-id") { head.headers.add(name: "x-request-id", value: ex.requestID) }
             if !ex.head.isKeepAlive { ex.closeAfterResponse = true }
             if ex.closeAfterResponse { head.headers.replaceOrAdd(name: "connection", value: "close") }

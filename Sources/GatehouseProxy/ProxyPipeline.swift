@@ -19,13 +19,15 @@ enum ProxyPipeline {
         // A client connection with no traffic either way for this long is closed (an SSE stream
         // that is sending is not idle; a silent upstream has its own idle timeout).
         let idle = TimeAmount.seconds(Int64(max(runtime.config.snapshot.settings.limits.upstreamIdleTimeoutSeconds, 1)))
-        try sync.addHandlers([IdleStateHandler(allTimeout: idle), IdleConnectionCloser()])
+        // A connection with a request in progress is not idle (`ClientIdleCloser`).
+        let activity = ConnectionActivity()
+        try sync.addHandlers([IdleStateHandler(allTimeout: idle), ClientIdleCloser(activity: activity)])
         guard let tls else {
             try sync.addHandler(ProtocolSniffer { context, isHTTP2 in
                 if isHTTP2 {
-                    try http2(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"))
+                    try http2(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"), activity: activity)
                 } else {
-                    try http1(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"))
+                    try http1(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"), activity: activity)
                 }
             })
             return
@@ -34,8 +36,8 @@ enum ProxyPipeline {
         try sync.addHandler(ApplicationProtocolNegotiationHandler { result, channel in
             channel.eventLoop.makeCompletedFuture {
                 switch result {
-                case .negotiated("h2"): try http2(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"))
-                default: try http1(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"))
+                case .negotiated("h2"): try http2(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"), activity: activity)
+                default: try http1(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"), activity: activity)
                 }
             }
         })
@@ -47,13 +49,13 @@ enum ProxyPipeline {
     }
 
     /// Added last: the sniffer (if any) is the only handler before them and leaves once they are in.
-    static func http1(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String) throws {
+    static func http1(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String, activity: ConnectionActivity) throws {
         let sync = channel.pipeline.syncOperations
         try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-        try sync.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme))
+        try sync.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: activity))
     }
 
-    static func http2(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String) throws {
+    static func http2(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String, activity: ConnectionActivity) throws {
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 256),
@@ -63,14 +65,17 @@ enum ProxyPipeline {
         connection.targetWindowSize = 1 << 22
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
+        // Before the HTTP/2 handler: it sees the frames that handler writes.
+        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionErrorCloser())
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server, connectionConfiguration: connection, streamConfiguration: stream
         ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 try streamChannel.pipeline.syncOperations.addHandlers([
+                    HTTP2AuthorityCheck(),
                     HTTP2FramePayloadToHTTP1ServerCodec(),
                     HTTP2ResponseHeaderCleaner(),
-                    ProxyHandler(runtime: runtime, pools: pools, scheme: scheme),
+                    ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: activity, isHTTP2: true),
                 ])
             }
         }

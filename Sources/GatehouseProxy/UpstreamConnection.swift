@@ -95,6 +95,8 @@ final class UpstreamConnection {
     let instance: UpstreamInstance
     /// Set when the connection must not go back to the pool (protocol error, `Connection: close`…).
     var reusable = true
+    /// Holds the delegate (the handler's is weak) while an abandoned response is read and dropped.
+    var discarder: ResponseDiscarder?
 
     init(channel: Channel, handler: UpstreamClientHandler, instance: UpstreamInstance) {
         self.channel = channel
