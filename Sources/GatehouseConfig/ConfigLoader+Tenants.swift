@@ -4,12 +4,18 @@ extension ConfigLoader {
     /// Every tenant file in `settings.tenantsDir`, validated one by one and then across tenants.
     /// All problems of all files are returned, not just the first file's.
     public static func loadTenants(settings: GatehouseSettings) -> Result<[Tenant], [ConfigProblem]> {
-        let base = settings.configFile.map(FilePaths.directory(of:)) ?? FilePaths.directory(of: settings.tenantsDir)
-        guard let entries = TenantDirectory.entries(in: settings.tenantsDir) else {
-            let file = settings.configFile.map(FilePaths.lastComponent) ?? ""
-            return .failure([ConfigProblem(file: file, path: "tenants_dir",
-                                           message: "directory not found or not readable: \(settings.tenantsDir)")])
-        }
+        let file = settings.configFile.map(FilePaths.lastComponent) ?? ""
+        let checked = checkTenants(in: settings.tenantsDir, namedBy: .configFile(file), settings: settings)
+        return checked.problems.isEmpty ? .success(checked.tenants) : .failure(checked.problems)
+    }
+
+    /// The tenant files in `dir` that hold a valid tenant, and every problem: each file's in file
+    /// order, then those across tenants.
+    static func checkTenants(
+        in dir: String, namedBy source: TenantsDirSource, settings: GatehouseSettings
+    ) -> (tenants: [Tenant], problems: [ConfigProblem]) {
+        let base = settings.configFile.map(FilePaths.directory(of:)) ?? FilePaths.directory(of: dir)
+        guard let entries = TenantDirectory.entries(in: dir) else { return ([], source.missingDirectory(dir).map { [$0] } ?? []) }
         // Files are read and parsed on every CPU (each on its own); what spans files is then
         // checked in file order.
         let parsed = parallelMap(entries) { entry -> Result<Tenant, [ConfigProblem]> in
@@ -37,7 +43,7 @@ extension ConfigLoader {
             }
         }
         problems += CrossTenantChecks.problems(tenants) { fileByID[$0.id.rawValue] ?? $0.sourceFile }
-        return problems.isEmpty ? .success(tenants) : .failure(problems)
+        return (tenants, problems)
     }
 
     /// One tenant file's text -> `Tenant`. `fileStem` is the name the `id` must equal;
