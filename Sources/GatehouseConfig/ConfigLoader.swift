@@ -13,7 +13,7 @@ public enum ConfigLoader {
         var problems = reading.problems
         var tenants: [Tenant] = []
         if let folder = reading.tenants {
-            let checked = checkTenants(in: folder.dir, namedBy: folder.namedBy, settings: reading.settings)
+            let checked = checkTenants(in: folder.dir, namedBy: folder.namedBy, settings: reading.settings, unsettled: reading.unsettled)
             tenants = checked.tenants
             problems += checked.problems
         }
@@ -63,7 +63,7 @@ public enum ConfigLoader {
         let file = settings.configFile == nil ? "" : reader.file
         let tenants = SettingsReading.tenantsFolder(
             settings.tenantsDir, file: file, environment: environment, environmentProblems: environmentProblems, unsettled: unsettled)
-        return SettingsReading(settings: settings, problems: problems, tenants: tenants)
+        return SettingsReading(settings: settings, problems: problems, unsettled: unsettled, tenants: tenants)
     }
 
     private static func resolvePaths(in settings: inout GatehouseSettings, base: String) {

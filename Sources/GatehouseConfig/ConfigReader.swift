@@ -9,6 +9,8 @@ struct ConfigReader {
     /// The known keys that unknown ones were probably meant to be ("did you mean …?"): a
     /// misspelt `tenant_dir` leaves `tenants_dir` as unknown as a broken value would.
     private(set) var misspeltKeys: [FieldPath] = []
+    /// Settings a tenant file is not checked against because `gatehouse.yaml` failed to give them.
+    var unsettled = UnsettledSettings()
 
     init(file: String) {
         self.file = file

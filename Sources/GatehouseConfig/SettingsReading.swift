@@ -5,6 +5,7 @@ import GatehouseCore
 struct SettingsReading {
     var settings: GatehouseSettings
     var problems: [ConfigProblem]
+    var unsettled: UnsettledSettings
     /// The tenants folder to check and who named it; nil when no folder can be trusted (its line
     /// is broken): checking another folder would report problems of files nobody meant.
     var tenants: (dir: String, namedBy: TenantsDirSource)?

@@ -1,7 +1,12 @@
 /// What `gatehouse.yaml` tried and failed to say: the file could not be read as a map at all, or
 /// some of its lines are broken (a misspelt key counts as a broken line of the key it was meant to
-/// be). The default standing in for such a setting is no basis for checking anything else.
+/// be). Tenant files are still checked, but a rule that compares them with such a setting is
+/// skipped: the default standing in for it would only produce follow-on problems, reported on
+/// every tenant for one mistake in `gatehouse.yaml`.
 struct UnsettledSettings: Sendable {
+    static let insecureIdPHosts = "identity.insecure_idp_hosts"
+    static let assertionHeader = "assertion.header"
+    static let protectedPrefixes = "propagation.protected_prefixes"
     static let tenantsDir = "tenants_dir"
 
     /// The file was missing, unreadable, not YAML or not a map: none of its settings is known.

@@ -87,4 +87,32 @@ import Testing
         #expect(lines(dir) == ["gatehouse.yaml: \(line)"])
         #expect(lines(dir, env: ["GATEHOUSE_TENANTS_DIR": "tenants"]) == ["gatehouse.yaml: \(line)", "tenants/acme.yaml: upstreams"])
     }
+
+    @Test func tenantRulesAgainstABrokenSettingAreNotReportedAsFollowOns() throws {
+        let tenant = Fixture.tenant(
+            id: "acme", idp: ["jwks_uri": "\"http://localhost/jwks.json\""],
+            ["propagate": "{X-Gatehouse-Assertion: sub}", "sessions": "[{header: X-Gatehouse-Session, issued_by: client}]", "upstreams": "[]"])
+        // With good settings (the defaults), each of these rules finds its problem …
+        let good = try dir(config: "", tenants: ["acme.yaml": tenant])
+        #expect(lines(good) == [
+            "tenants/acme.yaml: idps[0].jwks_uri", "tenants/acme.yaml: upstreams", "tenants/acme.yaml: propagate.X-Gatehouse-Assertion",
+            "tenants/acme.yaml: sessions[0].header",
+        ])
+        // … but not when the setting it compares with is broken: the operator meant another value.
+        let broken = try dir(
+            config: """
+                identity: { insecure_idp_hosts: ["localhost:8080"] }
+                assertion: { header: "Bad Header" }
+                propagation: { protected_prefixes: ["X Bad"] }
+                """,
+            tenants: ["acme.yaml": tenant])
+        #expect(lines(broken) == [
+            "gatehouse.yaml: identity.insecure_idp_hosts[0]", "gatehouse.yaml: propagation.protected_prefixes[0]",
+            "gatehouse.yaml: assertion.header", "tenants/acme.yaml: upstreams",
+        ])
+        // A misspelt key counts as a broken one.
+        let misspelt = try dir(config: "identity: { insecure_idp_host: [localhost] }", tenants: ["acme.yaml": Fixture.tenant(
+            id: "acme", idp: ["jwks_uri": "\"http://localhost/jwks.json\""])])
+        #expect(lines(misspelt) == ["gatehouse.yaml: identity.insecure_idp_host"])
+    }
 }
