@@ -24,11 +24,12 @@ extension ConfigLoader {
             case .success(let text):
                 return readTenantFile(yaml: text, fileStem: entry.stem, displayFile: display, settings: settings, unsettled: unsettled)
             case .failure(let failure):
-                return .broken([ConfigProblem(file: display, path: "", message: failure.description)])
+                return .broken([ConfigProblem(file: display, path: "", message: failure.description)], match: nil)
             }
         }
         var problems: [ConfigProblem] = []
         var tenants: [Tenant] = []
+        var claims: [CrossTenantChecks.Claim] = []
         var fileByID: [String: String] = [:]
         for (entry, outcome) in zip(entries, parsed) {
             let display = FilePaths.display(entry.path, relativeTo: base)
@@ -38,11 +39,16 @@ extension ConfigLoader {
             }
             fileByID[entry.stem] = display
             switch outcome {
-            case .tenant(let tenant): tenants.append(tenant)
-            case .broken(let fileProblems): problems += fileProblems
+            case .tenant(let tenant):
+                tenants.append(tenant)
+                claims.append(CrossTenantChecks.Claim(tenant: tenant.id, file: display, match: tenant.match))
+            case .broken(let fileProblems, let match):
+                problems += fileProblems
+                // The file's name is the id it must hold; one that cannot be an id claims nothing.
+                if let match, let id = TenantID(entry.stem) { claims.append(CrossTenantChecks.Claim(tenant: id, file: display, match: match)) }
             }
         }
-        problems += CrossTenantChecks.problems(tenants) { fileByID[$0.id.rawValue] ?? $0.sourceFile }
+        problems += CrossTenantChecks.problems(claims)
         return (tenants, problems)
     }
 
@@ -53,7 +59,7 @@ extension ConfigLoader {
     ) -> Result<Tenant, [ConfigProblem]> {
         switch readTenantFile(yaml: yaml, fileStem: fileStem, displayFile: displayFile, settings: settings, unsettled: UnsettledSettings()) {
         case .tenant(let tenant): .success(tenant)
-        case .broken(let problems): .failure(problems)
+        case .broken(let problems, _): .failure(problems)
         }
     }
 

@@ -115,4 +115,18 @@ import Testing
             id: "acme", idp: ["jwks_uri": "\"http://localhost/jwks.json\""])])
         #expect(lines(misspelt) == ["gatehouse.yaml: identity.insecure_idp_host"])
     }
+
+    @Test func aBrokenTenantFileStillClaimsItsHostsAndPrefix() throws {
+        let dir = try dir(config: "", tenants: [
+            "a.yaml": Fixture.tenant(id: "a", ["match": "{hosts: [a.example.com], path_prefix: /t/a}", "upstreams": "[]"]),
+            "b.yaml": Fixture.tenant(id: "b", ["match": "{hosts: [a.example.com], path_prefix: /t/a/b}"]),
+            // Only the valid part of a broken match claims anything: the bad host list is left out whole.
+            "c.yaml": Fixture.tenant(id: "c", ["match": "{hosts: [a.example.com, \"bad host\"], path_prefix: /t/c}"]),
+            "d.yaml": Fixture.tenant(id: "d", ["match": "{path_prefix: /t/c}"]),
+        ])
+        #expect(lines(dir) == [
+            "tenants/a.yaml: upstreams", "tenants/c.yaml: match.hosts[1]",
+            "tenants/b.yaml: match.hosts[0]", "tenants/b.yaml: match.path_prefix", "tenants/d.yaml: match.path_prefix",
+        ])
+    }
 }
