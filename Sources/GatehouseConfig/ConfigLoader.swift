@@ -3,16 +3,21 @@ import GatehouseCore
 /// Turns `gatehouse.yaml` and `tenants/*.yaml` into one validated `ConfigSnapshot`, or into the
 /// complete list of problems (never a half-valid result). Pure apart from reading the files.
 public enum ConfigLoader {
-    /// Settings plus every tenant file: what `serve` starts with and `check` validates.
+    /// Settings plus every tenant file: what `serve` starts with and `check` validates. A broken
+    /// `gatehouse.yaml` does not hide the tenant files' problems: one run reports them all, the
+    /// config file's first, then each tenant file's in file order, then those across tenants.
     public static func load(
         configFile: String, environment: [String: String], allowMissing: Bool = false
     ) -> Result<ConfigSnapshot, [ConfigProblem]> {
-        let settings: GatehouseSettings
-        switch loadSettings(configFile: configFile, environment: environment, allowMissing: allowMissing) {
-        case .success(let s): settings = s
-        case .failure(let problems): return .failure(problems)
+        let reading = readSettings(configFile: configFile, environment: environment, allowMissing: allowMissing)
+        var problems = reading.problems
+        var tenants: [Tenant] = []
+        if let folder = reading.tenants {
+            let checked = checkTenants(in: folder.dir, namedBy: folder.namedBy, settings: reading.settings, unsettled: reading.unsettled)
+            tenants = checked.tenants
+            problems += checked.problems
         }
-        return loadTenants(settings: settings).map { ConfigSnapshot(settings: settings, tenants: $0) }
+        return problems.isEmpty ? .success(ConfigSnapshot(settings: reading.settings, tenants: tenants)) : .failure(problems)
     }
 
     /// Reads `gatehouse.yaml`, applies the `GATEHOUSE_*` overrides and makes paths absolute
@@ -20,28 +25,45 @@ public enum ConfigLoader {
     public static func loadSettings(
         configFile: String, environment: [String: String], allowMissing: Bool = false
     ) -> Result<GatehouseSettings, [ConfigProblem]> {
+        readSettings(configFile: configFile, environment: environment, allowMissing: allowMissing).result
+    }
+
+    static func readSettings(configFile: String, environment: [String: String], allowMissing: Bool) -> SettingsReading {
         let path = FilePaths.absolute(configFile, relativeTo: FilePaths.currentDirectory())
         let base = FilePaths.directory(of: path)
         var reader = ConfigReader(file: FilePaths.lastComponent(path))
         var settings = GatehouseSettings()
+        var unreadable = false
         switch FilePaths.readText(path, maxBytes: InputLimits.maxFileBytes) {
         case .success(let text):
             switch YAMLDocument.parse(text) {
-            case .success(let root): settings = reader.settings(root)
-            case .failure(let failure): reader.fail(.root, failure.message)
+            case .success(let root):
+                settings = reader.settings(root)
+                if case .object = root {} else { unreadable = true }
+            case .failure(let failure):
+                reader.fail(.root, failure.message)
+                unreadable = true
             }
             settings.configFile = path
         case .failure(.notFound) where allowMissing:
             break
         case .failure(let failure):
             reader.fail(.root, failure.description)
+            unreadable = true
         }
-        var problems = reader.problems
-        problems += EnvironmentOverrides.apply(environment, to: &settings)
+        let unsettled = UnsettledSettings(
+            wholeFile: unreadable, paths: reader.problems.map(\.path) + reader.misspeltKeys.map(\.description))
+        let environmentProblems = EnvironmentOverrides.apply(environment, to: &settings)
         resolvePaths(in: &settings, base: base)
-        problems += checkTLSFiles(settings, file: settings.configFile.map(FilePaths.lastComponent) ?? "")
+        // The config file's own lines first (the TLS files are named there), then the environment.
+        var problems = reader.problems
+        problems += checkTLSFiles(settings, file: reader.file)
+        problems += environmentProblems
         problems += loadOperatorToken(into: &settings, base: base)
-        return problems.isEmpty ? .success(settings) : .failure(problems)
+        let file = settings.configFile == nil ? "" : reader.file
+        let tenants = SettingsReading.tenantsFolder(
+            settings.tenantsDir, file: file, environment: environment, environmentProblems: environmentProblems, unsettled: unsettled)
+        return SettingsReading(settings: settings, problems: problems, unsettled: unsettled, tenants: tenants)
     }
 
     private static func resolvePaths(in settings: inout GatehouseSettings, base: String) {

@@ -101,7 +101,7 @@ extension ConfigReader {
             return nil
         }
         let insecureAllowed = settings.identity.insecureIdPHosts.contains(url.host)
-        guard url.scheme == "https" || insecureAllowed else {
+        guard url.scheme == "https" || insecureAllowed || unsettled.contains(UnsettledSettings.insecureIdPHosts) else {
             fail(path, "must use https (host \(FieldPath.quoted(url.host)) is not listed in identity.insecure_idp_hosts)")
             return nil
         }

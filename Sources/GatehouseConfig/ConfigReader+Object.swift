@@ -25,9 +25,11 @@ extension ConfigReader {
         }
         let unknown = members.keys.filter { !allowed.contains($0) }.sorted()
         for key in unknown.prefix(InputLimits.maxUnknownKeysReported) {
-            var message = "unknown key"
-            if let suggestion = KeySuggestion.closest(to: key, in: allowed) { message += " (did you mean \(suggestion)?)" }
-            fail(path.key(key), message)
+            if let suggestion = KeySuggestion.closest(to: key, in: allowed) {
+                failMisspelt(path.key(key), meant: path.key(suggestion), "unknown key (did you mean \(suggestion)?)")
+            } else {
+                fail(path.key(key), "unknown key")
+            }
         }
         if unknown.count > InputLimits.maxUnknownKeysReported {
             fail(path, "\(unknown.count - InputLimits.maxUnknownKeysReported) more unknown keys")

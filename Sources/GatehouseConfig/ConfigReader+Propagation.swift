@@ -51,7 +51,9 @@ extension ConfigReader {
     private mutating func setHeaderProblem(_ header: String, settings: GatehouseSettings) -> String? {
         guard header.utf8.count <= InputLimits.maxNameBytes else { return "header name is too long" }
         if let message = HeaderRules.problemWithSetHeader(header) { return message }
-        if HeaderName.canonical(header) == HeaderName.canonical(settings.assertion.header) {
+        if !unsettled.contains(UnsettledSettings.assertionHeader),
+            HeaderName.canonical(header) == HeaderName.canonical(settings.assertion.header)
+        {
             return "is the assertion header (assertion.header), which Gatehouse sets itself"
         }
         return nil
@@ -75,7 +77,9 @@ extension ConfigReader {
                         if let message = r.setHeaderProblem(name, settings: settings) { message }
                         else if seen.contains(canonical) { "duplicate session header" }
                         else if propagatedNames.contains(canonical) { "is also a propagate header, which is replaced on every request" }
-                        else if settings.protectedPrefixes.contains(where: canonical.hasPrefix) {
+                        else if !r.unsettled.contains(UnsettledSettings.protectedPrefixes),
+                            settings.protectedPrefixes.contains(where: canonical.hasPrefix)
+                        {
                             "starts with a protected prefix (propagation.protected_prefixes), so clients could never send it"
                         } else { nil }
                     if let problem {

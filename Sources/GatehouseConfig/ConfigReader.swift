@@ -6,6 +6,11 @@ struct ConfigReader {
     /// Shown as the problem's file.
     let file: String
     private(set) var problems: [ConfigProblem] = []
+    /// The known keys that unknown ones were probably meant to be ("did you mean …?"): a
+    /// misspelt `tenant_dir` leaves `tenants_dir` as unknown as a broken value would.
+    private(set) var misspeltKeys: [FieldPath] = []
+    /// Settings a tenant file is not checked against because `gatehouse.yaml` failed to give them.
+    var unsettled = UnsettledSettings()
 
     init(file: String) {
         self.file = file
@@ -13,6 +18,11 @@ struct ConfigReader {
 
     mutating func fail(_ path: FieldPath, _ message: String) {
         problems.append(ConfigProblem(file: file, path: path.description, message: message))
+    }
+
+    mutating func failMisspelt(_ path: FieldPath, meant: FieldPath, _ message: String) {
+        fail(path, message)
+        misspeltKeys.append(meant)
     }
 
     mutating func absorb(_ other: [ConfigProblem]) {

@@ -2,27 +2,35 @@ import GatehouseCore
 
 /// Rules that span tenants (DESIGN 2.2): a request must resolve to one tenant, never a guess.
 enum CrossTenantChecks {
-    /// Problems are reported on the later tenant (in file order) and name the earlier one.
-    static func problems(_ tenants: [Tenant], displayFile: (Tenant) -> String) -> [ConfigProblem] {
+    /// What one tenant file asks to be recognised by. A file with problems elsewhere claims the
+    /// valid part of its `match:` too, so a clash shows up in the same run, not after the fix.
+    struct Claim {
+        let tenant: TenantID
+        let file: String
+        let match: TenantMatch
+    }
+
+    /// Problems are reported on the later claim (in file order) and name the earlier tenant.
+    static func problems(_ claims: [Claim]) -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
         var hostOwner: [String: TenantID] = [:]
         var prefixes = PrefixIndex()
-        for tenant in tenants {
-            let file = displayFile(tenant)
-            for (i, host) in tenant.match.hosts.enumerated() {
+        for claim in claims {
+            let file = claim.file
+            for (i, host) in claim.match.hosts.enumerated() {
                 if let owner = hostOwner[host] {
                     problems.append(ConfigProblem(file: file, path: "match.hosts[\(i)]",
                                                   message: "host \(FieldPath.quoted(host)) is already claimed by tenant \(owner)"))
                 } else {
-                    hostOwner[host] = tenant.id
+                    hostOwner[host] = claim.tenant
                 }
             }
-            if let prefix = tenant.match.pathPrefix {
+            if let prefix = claim.match.pathPrefix {
                 if let other = prefixes.firstOverlapping(prefix) {
                     problems.append(ConfigProblem(file: file, path: "match.path_prefix",
                                                   message: "\(FieldPath.quoted(prefix)) overlaps \(FieldPath.quoted(other.prefix)) of tenant \(other.tenant)"))
                 } else {
-                    prefixes.insert(prefix, tenant.id)
+                    prefixes.insert(prefix, claim.tenant)
                 }
             }
         }

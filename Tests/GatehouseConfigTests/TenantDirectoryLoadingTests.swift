@@ -71,9 +71,11 @@ import Testing
         #expect(problems.map(\.path) == ["tenants_dir"])
     }
 
-    @Test func settingsProblemsStopBeforeTenants() throws {
+    @Test func settingsProblemsComeFirstAndDoNotHideTheTenantFiles() throws {
         let dir = try write(["acme.yaml": "id: wrong"], config: "listen: bad")
-        #expect(load(dir).problems.map(\.path) == ["listen"])
+        #expect(load(dir).problems.map { "\($0.file): \($0.path)" } == [
+            "gatehouse.yaml: listen", "tenants/acme.yaml: id", "tenants/acme.yaml: upstreams",
+        ])
     }
 
     @Test func allProblemsOfAllFilesAreCollected() throws {

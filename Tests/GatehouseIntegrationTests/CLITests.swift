@@ -64,6 +64,36 @@ import Testing
         #expect(serve.stderr.contains("tenants/acme.yaml: idps[0].allowed_clients: "))
     }
 
+    /// The case from the field: a typo in `gatehouse.yaml` used to hide both tenant files' problems.
+    @Test func checkAndServeReportTheProblemsOfEveryFileInOneRun() throws {
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", "listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\nidentity:\n  clock_skew_secnds: 30\n")
+        try dir.write("tenants/acme.yaml", """
+            id: acme
+            idps:
+              - name: main
+                issuer: "/oauth2/acme"
+                jwks_uri: "https://idp.example.com/jwks.json"
+                allowed_clients: [client-1]
+            upstreams:
+              - url: "http://127.0.0.1:7001"
+
+            """)
+        try dir.write("tenants/globex.yaml", "id: globex\nupstreams: []\n")
+        let expected = """
+            gatehouse.yaml: identity.clock_skew_secnds: unknown key (did you mean clock_skew_seconds?)
+            tenants/acme.yaml: idps[0].issuer: must be an absolute URL (e.g. "https://idp.example.com/"), exactly as the tokens' iss claim
+            tenants/globex.yaml: upstreams: must list at least one upstream
+
+            """
+        let check = try Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
+        #expect(check.status == 1)
+        #expect(check.stdout == expected)
+        let serve = try Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
+        #expect(serve.status != 0)
+        #expect(serve.stderr == expected)
+    }
+
     @Test func unknownCommandsPrintUsage() throws {
         let r = try Self.run(["frobnicate"])
         #expect(r.status != 0)
