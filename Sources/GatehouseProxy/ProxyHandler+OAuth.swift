@@ -58,7 +58,10 @@ extension ProxyHandler {
             if case .body(let buffer) = part { body.append(contentsOf: buffer.readableBytesView) }
         }
         let flows = runtime.flows
-        let baseURL = "\(scheme)://\(ex.host ?? "localhost")"
+        // A request routed by its token alone names no tenant by Host or path: the start URL
+        // then carries the tenant's prefix, so that the browser's requests name the tenant.
+        let prefix = ex.routedTenant == nil ? (tenant.match.pathPrefix ?? "") : ex.oauthBasePrefix
+        let baseURL = "\(scheme)://\(ex.host ?? "localhost")\(prefix)"
         let requestBody = body
         answer { await flows.createFlow(tenant: tenant, principal: principal, userToken: token, body: requestBody, baseURL: baseURL) }
     }
@@ -67,7 +70,9 @@ extension ProxyHandler {
     func startFlow(handle: String) {
         let flows = runtime.flows
         let secure = scheme == "https"
-        answer { await flows.start(handle: handle, secure: secure) }
+        let tenant = exchange?.routedTenant
+        let prefix = exchange?.oauthPrefix ?? ""
+        answer { await flows.start(handle: handle, secure: secure, tenant: tenant, pathPrefix: prefix) }
     }
 
     /// `GET /.gatehouse/oauth/callback?session_id=…`: proven by the flow cookie, or by a bearer
@@ -89,8 +94,11 @@ extension ProxyHandler {
         let tenants = config.snapshot.tenants
         let token = principal == nil ? nil : ex.token
         let browserCookies = cookies
+        let routed = ex.routedTenant
         answer {
-            await flows.callback(sessionID: sessionID, cookies: browserCookies, bearerPrincipal: principal, bearerToken: token, tenants: tenants)
+            await flows.callback(
+                sessionID: sessionID, cookies: browserCookies, bearerPrincipal: principal, bearerToken: token, tenants: tenants,
+                requestTenant: routed)
         }
     }
 

@@ -73,6 +73,14 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         var held: [HTTPClientResponsePart]?
         /// What Gatehouse itself does with this request instead of forwarding it.
         var local: LocalEndpoint?
+        /// The tenant named by the request itself (Host, then path prefix), before any token:
+        /// OAuth callbacks and start URLs act only on that tenant's flows.
+        var routedTenant: TenantID?
+        /// The tenant path prefix an OAuth endpoint was reached under (`<prefix>/.gatehouse/oauth/…`).
+        var oauthPrefix = ""
+        /// The path prefix of URLs Gatehouse hands out for a flow created by this request: the
+        /// tenant's prefix when the prefix is what routed the request, else none (its Host did).
+        var oauthBasePrefix = ""
         /// Watches the response for MCP URL-mode elicitations (DESIGN 6).
         var scanner: ElicitationScanner?
     }
@@ -320,19 +328,30 @@ final class ProxyHandler: ChannelDuplexHandler, UpstreamDelegate {
         // Tenant by Host, then by path prefix.
         let path = Self.path(of: head.uri)
         var tenant: CompiledTenant?
+        var routedByPrefix = false
         if !host.isEmpty, let id = config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(host)] {
             tenant = config.tenants[id]
         } else if let match = config.snapshot.tenant(forPath: path) {
             tenant = config.tenants[match.tenant]
+            routedByPrefix = true
             if tenant?.tenant.match.stripPrefix == true { exchange?.strippedPrefix = match.prefix }
         }
         exchange?.tenant = tenant
+        exchange?.routedTenant = tenant?.tenant.id
+        // Gatehouse's OAuth endpoints answer under a tenant's path prefix as well as at the root:
+        // a flow's URLs carry the prefix of the tenant it belongs to (see `oauthBase`).
+        var localPath = path
+        if let prefix = tenant?.tenant.match.pathPrefix, path.hasPrefix(prefix + OAuthFlows.cookiePath) {
+            localPath = path.dropFirst(prefix.count)
+            exchange?.oauthPrefix = prefix
+        }
+        exchange?.oauthBasePrefix = routedByPrefix ? (tenant?.tenant.match.pathPrefix ?? "") : ""
 
         // Strip before anything can read a spoofed identity header, for every request.
         HeaderRewriting.strip(&headers, config: config, tenant: tenant)
         exchange?.head.headers = headers
 
-        switch OAuthEndpoint.match(method: head.method, path: path) {
+        switch OAuthEndpoint.match(method: head.method, path: localPath) {
         case .none:
             break
         case .some(.refuse(let response)):

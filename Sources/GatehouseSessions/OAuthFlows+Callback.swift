@@ -22,14 +22,19 @@ extension OAuthFlows {
     /// and the flow stays completed. It is not reopened on purpose: the POST may have reached the
     /// backend even though no answer came back, and a retryable flow would let a replay deliver
     /// the user's token a second time. The user starts a new flow instead.
+    ///
+    /// `requestTenant`: the tenant the callback request itself names (by Host, then path
+    /// prefix). When set, only that tenant's flows can complete: another tenant's flow is
+    /// unknown here (404), whatever proof comes with it.
     public func callback(
         sessionID: String, cookies: [String: String], bearerPrincipal: Principal?, bearerToken: String?,
-        tenants: [TenantID: Tenant]
+        tenants: [TenantID: Tenant], requestTenant: TenantID? = nil
     ) async -> FlowResult {
         guard SessionBinding.isValidID(sessionID) else { return .page(404, .unknown, reason: "flow_unknown") }
-        let candidates: [OAuthFlowRecord]
+        var candidates: [OAuthFlowRecord]
         do {
             candidates = try await store.flows(sessionID: sessionID)
+            if let requestTenant { candidates = candidates.filter { $0.tenant == requestTenant } }
         } catch {
             logger.error("cannot read OAuth flows", metadata: ["error": "\(error)"])
             return .page(503, .unavailable, reason: "store_unavailable")

@@ -10,8 +10,11 @@ extension OAuthFlows {
     /// chat client's link preview. Reopening gains an attacker nothing: the cookie only lets a
     /// browser complete the flow with its owner's token, never with someone else's.
     ///
-    /// `secure`: the request came over https (adds `Secure` to the cookie).
-    public func start(handle: String, secure: Bool) async -> FlowResult {
+    /// `secure`: the request came over https (adds `Secure` to the cookie). `tenant`: the tenant
+    /// the request names by Host or path prefix, if any: another tenant's flow is unknown here.
+    /// `pathPrefix`: the tenant prefix the start URL was opened under; the cookie is scoped to
+    /// `<pathPrefix>/.gatehouse/oauth/`, where the callback under the same prefix will send it.
+    public func start(handle: String, secure: Bool, tenant: TenantID? = nil, pathPrefix: String = "") async -> FlowResult {
         guard FlowSecrets.isWellFormedSecret(handle) else { return .page(404, .unknown, reason: "flow_unknown") }
         let found: OAuthFlowRecord?
         do {
@@ -21,7 +24,7 @@ extension OAuthFlows {
             return .page(503, .unavailable, reason: "store_unavailable")
         }
         let now = clock()
-        guard let flow = found, flow.completedAt == nil, now < flow.expiresAt,
+        guard let flow = found, flow.completedAt == nil, now < flow.expiresAt, tenant == nil || tenant == flow.tenant,
             // Checked again on the way out: the stored value is the one that reaches `Location`.
             Self.isAcceptableAuthorizationURL(flow.authorizationURL)
         else { return .page(404, .unknown, reason: "flow_unknown") }
@@ -39,7 +42,7 @@ extension OAuthFlows {
             return .page(503, .unavailable, reason: "store_unavailable")
         }
         var cookie = "\(FlowSecrets.cookieName(tenant: flow.tenant, sessionID: flow.sessionID))=\(secret)"
-        cookie += "; Path=\(Self.cookiePath); HttpOnly; SameSite=Lax; Max-Age=\(Self.remainingSeconds(flow, now: now))"
+        cookie += "; Path=\(pathPrefix)\(Self.cookiePath); HttpOnly; SameSite=Lax; Max-Age=\(Self.remainingSeconds(flow, now: now))"
         if secure { cookie += "; Secure" }
         log.info("OAuth flow started")
         return FlowResult(

@@ -60,6 +60,64 @@ import Testing
         }
     }
 
+    /// A callback that names a tenant (Host, then path prefix) completes only that tenant's
+    /// flows: another tenant's flow is unknown there, cookie or not, and nothing is sent.
+    @Test func aCallbackRoutedByHostCompletesOnlyItsTenantsFlows() async throws {
+        try await Self.withFlows { h in
+            let bob = h.token("bob", tenant: "globex")
+            let created = try await h.client.request(
+                "POST", "/.gatehouse/oauth/flows", headers: [h.bearer(bob), ("Content-Type", "application/json")],
+                body: #"{"session_id":"flow-g","authorization_url":"https://provider.example/a"}"#, host: "globex.test")
+            #expect(created.status == 201)
+            let startURL = try #require(created.json?["start_url"]?.stringValue)
+            #expect(startURL.hasPrefix("http://globex.test/.gatehouse/oauth/start/"))
+            let startPath = String(startURL.dropFirst("http://globex.test".count))
+            // Opened on another tenant's host: unknown there.
+            #expect(try await h.client.request("GET", startPath, host: "acme.test").status == 404)
+            let started = try await h.client.request("GET", startPath, host: "globex.test")
+            #expect(started.status == 302)
+            let cookie = String(try #require(started.header("Set-Cookie")).prefix { $0 != ";" })
+
+            let elsewhere = try await h.client.request(
+                "GET", "/.gatehouse/oauth/callback?session_id=flow-g", headers: [("Cookie", cookie)], host: "acme.test")
+            #expect(elsewhere.status == 404, "\(elsewhere.text)")
+            #expect(Self.completions(h).isEmpty)
+            let home = try await h.client.request(
+                "GET", "/.gatehouse/oauth/callback?session_id=flow-g", headers: [("Cookie", cookie)], host: "globex.test")
+            #expect(home.status == 200)
+            #expect(Self.completions(h).count == 1)
+        }
+    }
+
+    @Test func aCallbackRoutedByPathPrefixCompletesOnlyItsTenantsFlows() async throws {
+        try await Self.withFlows { h in
+            let bob = h.token("bob", tenant: "globex")
+            let created = try await h.client.request(
+                "POST", "/t/globex/.gatehouse/oauth/flows", headers: [h.bearer(bob), ("Content-Type", "application/json")],
+                body: #"{"session_id":"flow-p","authorization_url":"https://provider.example/a"}"#)
+            #expect(created.status == 201, "\(created.text)")
+            let startURL = try #require(created.json?["start_url"]?.stringValue)
+            #expect(startURL.hasPrefix("http://localhost/t/globex/.gatehouse/oauth/start/"), "\(startURL)")
+            let startPath = String(startURL.dropFirst("http://localhost".count))
+            #expect(try await h.client.request("GET", startPath.replacingOccurrences(of: "/t/globex/", with: "/t/acme/")).status == 404)
+            let started = try await h.client.request("GET", startPath)
+            #expect(started.status == 302)
+            let setCookie = try #require(started.header("Set-Cookie"))
+            #expect(setCookie.contains("Path=/t/globex/.gatehouse/oauth/"), "\(setCookie)")
+            let cookie = String(setCookie.prefix { $0 != ";" })
+
+            let elsewhere = try await h.client.request(
+                "GET", "/t/acme/.gatehouse/oauth/callback?session_id=flow-p", headers: [("Cookie", cookie)])
+            #expect(elsewhere.status == 404, "\(elsewhere.text)")
+            #expect(Self.completions(h).isEmpty)
+            #expect(h.acme.flatMap { $0.received() }.isEmpty, "the callback was forwarded to acme's agent")
+            let home = try await h.client.request(
+                "GET", "/t/globex/.gatehouse/oauth/callback?session_id=flow-p", headers: [("Cookie", cookie)])
+            #expect(home.status == 200, "\(home.text)")
+            #expect(Self.completions(h).count == 1)
+        }
+    }
+
     @Test func theStarterCompletesItsFlowOnceAndTheTokenReachesTheCompletionURL() async throws {
         try await Self.withFlows { h in
             let alice = h.token("alice")
