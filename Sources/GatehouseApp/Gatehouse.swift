@@ -53,6 +53,8 @@ public final class Gatehouse: Sendable {
     private let live: LiveConfiguration
     /// Cross-replica change propagation (PostgreSQL store only).
     private let replicaSync: ReplicaSync?
+    /// Checked against the store at start: a replica with another key refuses to serve.
+    private let sealingKey: SealingKey
 
     public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
         let settings = snapshot.settings
@@ -90,8 +92,12 @@ public final class Gatehouse: Sendable {
         self.store = store
         let sessions = SessionTable(store: store, shared: store is PostgresStore, clock: options.clock, metrics: metrics, logger: logger)
         self.sessions = sessions
-        let flows = try OAuthFlows(
-            store: store, keyDirectory: settings.assertion.keyDir, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
+        let sealingKey = try SealingKey.load(
+            path: settings.sealingKeyFile ?? settings.assertion.keyDir + "/" + SealingKey.defaultFileName,
+            createIfMissing: settings.sealingKeyFile == nil)
+        self.sealingKey = sealingKey
+        let flows = OAuthFlows(
+            store: store, sealingKey: sealingKey, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
             clock: options.clock, logger: logger)
         self.flows = flows
         let runtime = ProxyRuntime(
@@ -114,7 +120,7 @@ public final class Gatehouse: Sendable {
         self.live = live
         if let postgres = store as? PostgresStore {
             self.replicaSync = ReplicaSync(
-                store: postgres, codec: try ReplicaChangeCodec(keyDirectory: settings.assertion.keyDir), sessions: sessions, live: live,
+                store: postgres, codec: ReplicaChangeCodec(sealingKey: sealingKey), sessions: sessions, live: live,
                 metrics: metrics, logger: logger)
         } else {
             self.replicaSync = nil
@@ -144,6 +150,7 @@ public final class Gatehouse: Sendable {
         let keySetsToPrime = keySets
         let fileSnapshot = snapshot
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
+        try await sealingKey.verify(against: store)
         try await sessions.load()
         try await live.loadRegistered(from: store)
         let snapshotToPrime = snapshot  // with the registered IdPs; joins the fetches running

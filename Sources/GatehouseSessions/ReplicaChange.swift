@@ -11,7 +11,7 @@ public enum ReplicaChange: Sendable, Hashable {
 
 /// Turns changes into NOTIFY payloads and back. Anyone who may LISTEN on the database sees
 /// the payloads (and a server log may record them), so they are sealed (AES-256-GCM) with a
-/// key derived from `flow-token.key`, which every replica shares already: a session id never
+/// key derived from the sealing key, which every replica shares already: a session id never
 /// travels in the clear. Each payload names the replica that sent it, so that a replica can
 /// skip its own.
 public struct ReplicaChangeCodec: Sendable {
@@ -20,9 +20,8 @@ public struct ReplicaChangeCodec: Sendable {
     private let keyBytes: [UInt8]
     private static let version = "g1"
 
-    public init(keyDirectory: String) throws {
-        let flowKey = try FlowTokenKey.loadOrCreate(directory: keyDirectory)
-        self.init(flowKey: flowKey)
+    public init(sealingKey: SealingKey) {
+        self.init(flowKey: sealingKey.bytes)
     }
 
     init(flowKey: [UInt8], origin: String = Secrets.hex(Secrets.randomBytes(8))) {
@@ -39,7 +38,7 @@ public struct ReplicaChangeCodec: Sendable {
         case .registeredIdPs(let tenant): plain = "i\u{0}\(tenant.rawValue)"
         }
         let box = try AES.GCM.seal(Array(plain.utf8), using: SymmetricKey(data: keyBytes), authenticating: Array(origin.utf8))
-        guard let combined = box.combined else { throw FlowKeyError(description: "AES-GCM produced no combined box") }
+        guard let combined = box.combined else { throw SealingKeyError(description: "AES-GCM produced no combined box") }
         return "\(Self.version).\(origin).\(Base64URL.encode(Array(combined)))"
     }
 

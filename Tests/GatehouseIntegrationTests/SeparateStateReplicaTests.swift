@@ -1,0 +1,69 @@
+import Foundation
+import GatehouseCore
+import GatehouseDemo
+import NIOHTTP1
+import Testing
+
+@testable import GatehousePostgres
+
+/// Replicas with state folders of their own, sharing the database and one secret (the sealing
+/// key), as Kubernetes pods without a shared volume: a flow sealed by one opens on another; a
+/// replica given another sealing key refuses to start.
+/// (`PostgresReplicaTests` runs its replicas with separate state folders too.)
+@Suite(
+    .serialized,
+    .enabled(if: PostgresTestServer.url != nil, "GATEHOUSE_TEST_POSTGRES_URL is not set (scripts/test starts a server and sets it)"))
+struct SeparateStateReplicaTests {
+    @Test func aReplicaWithAnotherSealingKeyRefusesToStartWithAClearMessage() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_sealing_") { url in
+            try await withHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
+                // The right key (the one A uses, mounted elsewhere) starts; another one does not.
+                let b = try await h.startReplica()
+                await b.shutdown()
+                let wrong = h.keyDir + "/other-secret/sealing.key"
+                try FileManager.default.createDirectory(atPath: h.keyDir + "/other-secret", withIntermediateDirectories: true)
+                try Data(Secrets.randomBytes(32)).write(to: URL(fileURLWithPath: wrong))
+                try FileManager.default.setAttributes([.posixPermissions: 0o400], ofItemAtPath: wrong)
+                let c = try h.makeReplica(sealingKeyFile: wrong)
+                await #expect {
+                    try await c.start()
+                } throws: { error in
+                    "\(error)".contains("the sealing key \(wrong) is not the key this store was first used with")
+                        && "\(error)".contains("same sealing_key_file")
+                }
+                #expect(c.dataPort == 0 && c.adminPort == 0, "it never served")
+                await c.shutdown()
+                #expect(try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(h.token("alice"))]).status == 200, "A serves on")
+            }
+        }
+    }
+
+    /// The user token is sealed by the replica that recorded the flow and opened by the one the
+    /// provider's redirect happens to reach: only the sealing key is shared, not the key folder.
+    @Test func aFlowStartedOnOneReplicaCompletesOnAnotherWithTheUsersToken() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_flows_") { url in
+            try await withHarness({ setup, _, agents in
+                setup.settings.store = .postgres(url: url)
+                setup.tenants[0].oauth = OAuthSettings(completionURL: agents[0].baseURL + "/oauth/complete", flowTTLSeconds: 600)
+            }) { h in
+                let b = try await h.startReplica()
+                defer { Task { await b.shutdown() } }
+                let alice = h.token("alice")
+                let created = try await h.client.request(
+                    "POST", "/.gatehouse/oauth/flows", headers: [h.bearer(alice), ("Content-Type", "application/json")],
+                    body: #"{"session_id":"flow-x1","authorization_url":"https://provider.example/authorize"}"#, host: "acme.test")
+                #expect(created.status == 201, "\(created.text)")
+                let startURL = try #require(created.json?["start_url"]?.stringValue)
+                let started = try await h.client.request("GET", String(startURL.dropFirst("http://acme.test".count)), host: "acme.test")
+                #expect(started.status == 302)
+                let cookie = try #require(started.header("Set-Cookie")).prefix { $0 != ";" }
+                let done = try await RawClient(port: b.dataPort).request(
+                    "GET", "/.gatehouse/oauth/callback?session_id=flow-x1", headers: [("Cookie", String(cookie))], host: "acme.test")
+                #expect(done.status == 200, "\(done.text)")
+                let posts = h.acme[0].received().filter { $0.uri == "/oauth/complete" }
+                #expect(posts.count == 1)
+                #expect((try? JSONParser.parse(posts.first?.body ?? []))?["user_token"] == .string(alice), "B opened the token A sealed")
+            }
+        }
+    }
+}
