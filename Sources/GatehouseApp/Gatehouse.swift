@@ -119,9 +119,7 @@ public final class Gatehouse: Sendable {
             fileSnapshot: snapshot, runtime: runtime, keySets: keySets, tokenCache: cache, metrics: metrics, logger: logger)
         self.live = live
         if let postgres = store as? PostgresStore {
-            self.replicaSync = ReplicaSync(
-                store: postgres, codec: ReplicaChangeCodec(sealingKey: sealingKey), sessions: sessions, live: live,
-                metrics: metrics, logger: logger)
+            self.replicaSync = ReplicaSync(store: postgres, sessions: sessions, live: live, logger: logger)
         } else {
             self.replicaSync = nil
         }
@@ -151,6 +149,7 @@ public final class Gatehouse: Sendable {
         let fileSnapshot = snapshot
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
         try await sealingKey.verify(against: store)
+        try await replicaSync?.prepare()
         try await sessions.load()
         try await live.loadRegistered(from: store)
         let snapshotToPrime = snapshot  // with the registered IdPs; joins the fetches running

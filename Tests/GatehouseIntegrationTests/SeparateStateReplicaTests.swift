@@ -1,14 +1,16 @@
 import Foundation
 import GatehouseCore
 import GatehouseDemo
+import Logging
 import NIOHTTP1
 import Testing
 
+@testable import GatehouseApp
 @testable import GatehousePostgres
 
 /// Replicas with state folders of their own, sharing the database and one secret (the sealing
 /// key), as Kubernetes pods without a shared volume: a flow sealed by one opens on another; a
-/// replica given another sealing key refuses to start.
+/// replica given another sealing key refuses to start; hostile notifications change nothing.
 /// (`PostgresReplicaTests` runs its replicas with separate state folders too.)
 @Suite(
     .serialized,
@@ -63,6 +65,40 @@ struct SeparateStateReplicaTests {
                 let posts = h.acme[0].received().filter { $0.uri == "/oauth/complete" }
                 #expect(posts.count == 1)
                 #expect((try? JSONParser.parse(posts.first?.body ?? []))?["user_token"] == .string(alice), "B opened the token A sealed")
+            }
+        }
+    }
+
+    /// Anyone who may connect to the database may NOTIFY on the channel: garbage, forged binding
+    /// digests and a flood of re-read requests are dropped or coalesced, and real changes still
+    /// arrive within a second.
+    @Test func hostileNotificationsChangeNothingAndRealChangesStillArrive() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_hostile_") { url in
+            try await withAdminHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
+                let b = try await h.startReplica()
+                defer { Task { await b.shutdown() } }
+                let alice = h.bearer(h.token("alice"))
+                let session = ("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", "hostile-runtime-0001")
+                #expect(try await h.client.request("POST", "/t/acme/invocations", headers: [alice, session], body: "{}").status == 200)
+
+                let outsider = try PostgresStore(url: url, logger: Logger(label: "outsider", factory: { _ in SwiftLogNoOpLogHandler() }))
+                var payloads = ["", "hello", "g1.a.b.c", "g2", "g2.x.b.AAAAAAAAAAAAAAAAAAAAAA", "g2.x.i", "g2.x.k", String(repeating: "g2.", count: 2000)]
+                payloads += (0..<200).map { _ in "g2.forger.b.\(Base64URL.encode(Secrets.randomBytes(16)))" }
+                payloads += (0..<200).map { i in i.isMultiple(of: 2) ? "g2.forger.i" : "g2.forger.k" }
+                for payload in payloads { try await outsider.notify(channel: ReplicaSync.channel, payload: payload) }
+                await outsider.close()
+
+                for port in [h.gatehouse.dataPort, b.dataPort] {
+                    let r = try await RawClient(port: port).request("POST", "/t/acme/invocations", headers: [alice, session], body: "{}")
+                    #expect(r.status == 200, "the session still works on \(port)")
+                }
+                let key = try await h.createKey("acme")
+                let revoked = try await RawClient(port: b.adminPort).request(
+                    "DELETE", "/admin/v1/tenants/acme/sessions/\(session.0)/\(session.1)", headers: [("Authorization", "Bearer \(key.key)")])
+                #expect(revoked.status == 204, "\(revoked.text)")
+                #expect(await eventually(within: 1) {
+                    (try? await h.client.request("POST", "/t/acme/invocations", headers: [alice, session], body: "{}").status) == 403
+                }, "the revocation on B is enforced on A within 1 s after the flood")
             }
         }
     }
