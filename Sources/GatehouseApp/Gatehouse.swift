@@ -53,6 +53,8 @@ public final class Gatehouse: Sendable {
     private let live: LiveConfiguration
     /// Cross-replica change propagation (PostgreSQL store only).
     private let replicaSync: ReplicaSync?
+    /// This replica's assertion keys in the store, the others' in the key set (assertions on).
+    let replicaKeys: ReplicaKeys?
     /// Checked against the store at start: a replica with another key refuses to serve.
     private let sealingKey: SealingKey
 
@@ -118,8 +120,12 @@ public final class Gatehouse: Sendable {
         let live = LiveConfiguration(
             fileSnapshot: snapshot, runtime: runtime, keySets: keySets, tokenCache: cache, metrics: metrics, logger: logger)
         self.live = live
+        let replicaKeys = signer.map {
+            ReplicaKeys(keys: $0.keys, store: store, ttlSeconds: settings.assertion.ttlSeconds, clock: options.clock, logger: logger)
+        }
+        self.replicaKeys = replicaKeys
         if let postgres = store as? PostgresStore {
-            self.replicaSync = ReplicaSync(store: postgres, sessions: sessions, live: live, logger: logger)
+            self.replicaSync = ReplicaSync(store: postgres, sessions: sessions, live: live, keys: replicaKeys, logger: logger)
         } else {
             self.replicaSync = nil
         }
@@ -150,6 +156,11 @@ public final class Gatehouse: Sendable {
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
         try await sealingKey.verify(against: store)
         try await replicaSync?.prepare()
+        if let replicaKeys {
+            try await replicaKeys.register()
+            try await replicaKeys.refresh()
+            await replicaSync?.publish(.replicaKeys)
+        }
         try await sessions.load()
         try await live.loadRegistered(from: store)
         let snapshotToPrime = snapshot  // with the registered IdPs; joins the fetches running
@@ -192,6 +203,7 @@ public final class Gatehouse: Sendable {
             }
         }
         var tasks = [refresh, sessionUpkeep]
+        if let replicaKeys { tasks.append(Task.detached { await replicaKeys.runPeriodically() }) }
         if let replicaSync {
             tasks.append(Task.detached { await replicaSync.listen() })
             tasks.append(Task.detached { await replicaSync.resyncPeriodically() })

@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 
 /// Keeps replicas that share one PostgreSQL store in step: each change a replica makes to
-/// bindings or registered IdPs is announced with NOTIFY, and every replica
+/// bindings, registered IdPs or its assertion keys is announced with NOTIFY, and every replica
 /// LISTENs and drops or re-reads what changed — well within a second on a working network.
 /// Nothing but the database is needed: the payloads carry no secret (`ReplicaChangeCodec`),
 /// so replicas with state folders of their own stay in step.
@@ -13,11 +13,12 @@ import Synchronization
 /// PostgreSQL delivers every notification to a connected listener, so one can only be missed
 /// while this replica is not listening (the connection broke, the database restarted). The
 /// listener therefore re-reads everything each time its LISTEN is (re-)established, and the
-/// registered IdPs are also re-read every `resyncInterval` as a second line of defence.
+/// registered IdPs are also re-read every `resyncInterval` as a second line of defence (the
+/// keys are re-read by `ReplicaKeys` at each heartbeat).
 ///
 /// Anyone who may NOTIFY on the database can send anything on the channel: a payload that does
-/// not decode is dropped (and logged at most once a minute), and the re-reads it asks for are
-/// coalesced, one in flight.
+/// not decode is dropped (and logged at most once a minute), and re-reads it asks for are
+/// coalesced, one in flight per kind.
 final class ReplicaSync: Sendable {
     static let channel = "gatehouse_changes"
 
@@ -25,17 +26,21 @@ final class ReplicaSync: Sendable {
     private let codec = ReplicaChangeCodec()
     private let sessions: SessionTable
     private let live: LiveConfiguration
+    private let keys: ReplicaKeys?
     private let logger: Logger
     private let resyncInterval: Duration
     private let unreadable = Mutex(LogThrottle(interval: .seconds(60)))
     private let idpRefresh: CoalescedRefresh
+    private let keyRefresh: CoalescedRefresh?
 
     init(
-        store: PostgresStore, sessions: SessionTable, live: LiveConfiguration, logger: Logger, resyncInterval: Duration = .seconds(30)
+        store: PostgresStore, sessions: SessionTable, live: LiveConfiguration, keys: ReplicaKeys?, logger: Logger,
+        resyncInterval: Duration = .seconds(30)
     ) {
         self.store = store
         self.sessions = sessions
         self.live = live
+        self.keys = keys
         self.logger = logger
         self.resyncInterval = resyncInterval
         idpRefresh = CoalescedRefresh {
@@ -43,6 +48,15 @@ final class ReplicaSync: Sendable {
                 try await live.syncRegistered(from: store)
             } catch {
                 logger.warning("registered IdPs not re-synced", metadata: ["error": "\(error)"])
+            }
+        }
+        keyRefresh = keys.map { keys in
+            CoalescedRefresh {
+                do {
+                    try await keys.refresh()
+                } catch {
+                    logger.warning("assertion keys of other replicas not re-read", metadata: ["error": "\(error)"])
+                }
             }
         }
         sessions.setAnnouncer { [weak self] key in
@@ -107,6 +121,7 @@ final class ReplicaSync: Sendable {
         do {
             try await sessions.load(replacing: true)
             try await live.syncRegistered(from: store)
+            try await keys?.refresh()
             logger.info("replica state re-synced from the store", metadata: ["reason": "\(reason)"])
         } catch {
             logger.warning("replica re-sync failed", metadata: ["error": "\(error)"])
@@ -127,6 +142,7 @@ final class ReplicaSync: Sendable {
         switch change {
         case .binding(let digest): sessions.evict(digest: digest)
         case .registeredIdPs: idpRefresh.request()
+        case .replicaKeys: keyRefresh?.request()
         }
     }
 }

@@ -7,17 +7,19 @@ public enum ReplicaChange: Sendable, Hashable {
     /// Registered IdPs changed: re-read them from the store. (Receivers re-read every tenant's,
     /// so which tenant is not sent: nothing a listener needs to learn.)
     case registeredIdPs
+    /// A replica registered assertion keys: re-read the published keys from the store.
+    case replicaKeys
 }
 
-/// Turns changes into NOTIFY payloads and back: `g2.<origin>.b.<digest>` and `g2.<origin>.i`,
-/// where origin is the sending process's random id (so that a replica skips
+/// Turns changes into NOTIFY payloads and back: `g2.<origin>.b.<digest>`, `g2.<origin>.i`,
+/// `g2.<origin>.k`, where origin is the sending process's random id (so that a replica skips
 /// its own) and digest a `BindingDigest` in base64url.
 ///
 /// A payload carries no secret and needs none to be read: replicas stay in step with nothing
 /// shared but the database. A session id never travels (only its digest), and since anyone
 /// allowed to NOTIFY on the database can send anything on the channel, `decode` is strict and
 /// bounded, and what a payload can make a replica do is harmless: drop a binding from memory
-/// (re-read from the store on its next use) or re-read IdPs (coalesced by the caller).
+/// (re-read from the store on its next use) or re-read IdPs or keys (coalesced by the caller).
 public struct ReplicaChangeCodec: Sendable {
     /// This process's random id (not secret).
     public let origin: String
@@ -34,6 +36,7 @@ public struct ReplicaChangeCodec: Sendable {
         switch change {
         case .binding(let digest): body = "b.\(Base64URL.encode(digest.bytes))"
         case .registeredIdPs: body = "i"
+        case .replicaKeys: body = "k"
         }
         return "\(Self.version).\(origin).\(body)"
     }
@@ -50,6 +53,7 @@ public struct ReplicaChangeCodec: Sendable {
             guard parts[3].utf8.count == 22, let bytes = Base64URL.decode(parts[3]), let digest = BindingDigest(bytes: bytes) else { return nil }
             change = .binding(digest)
         case ("i", 3): change = .registeredIdPs
+        case ("k", 3): change = .replicaKeys
         default: return nil
         }
         return (parts[1], change)

@@ -8,14 +8,54 @@ import Testing
 @testable import GatehouseApp
 @testable import GatehousePostgres
 
-/// Replicas with state folders of their own, sharing the database and one secret (the sealing
-/// key), as Kubernetes pods without a shared volume: a flow sealed by one opens on another; a
-/// replica given another sealing key refuses to start; hostile notifications change nothing.
+/// Replicas that share nothing but the database and one secret (the sealing key), as
+/// Kubernetes pods without a shared volume: each signs with its own assertion key and every
+/// replica's key set publishes all of them; a flow sealed by one opens on another; a replica
+/// given another sealing key refuses to start; hostile notifications change nothing.
 /// (`PostgresReplicaTests` runs its replicas with separate state folders too.)
 @Suite(
     .serialized,
     .enabled(if: PostgresTestServer.url != nil, "GATEHOUSE_TEST_POSTGRES_URL is not set (scripts/test starts a server and sets it)"))
 struct SeparateStateReplicaTests {
+    static func kids(_ port: Int) async -> Set<String> {
+        let r = try? await RawClient(port: port).request("GET", "/.gatehouse/jwks.json")
+        return Set(r?.json?["keys"]?.arrayValue?.compactMap { $0["kid"]?.stringValue } ?? [])
+    }
+
+    /// What the agent that received `response`'s request made of its assertion, and the kid it was signed with.
+    static func assertion(_ response: RawClient.Response) -> (verified: Bool, kid: String?) {
+        let check = response.json?["assertion"]
+        let token = response.json?["headers"]?["x-gatehouse-assertion"]?.stringValue
+        let header = token?.split(separator: ".").first.flatMap { Base64URL.decode($0) }.flatMap { try? JSONParser.parse($0) }
+        return (check?["verified"] == .bool(true), header?["kid"]?.stringValue)
+    }
+
+    @Test func anAssertionSignedByEitherReplicaVerifiesWithTheOthersKeySet() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_keys_") { url in
+            try await withHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
+                let b = try await h.startReplica()
+                defer { Task { await b.shutdown() } }
+                let aKid = try #require(h.gatehouse.runtime.signer?.signingKeyID)
+                let bKid = try #require(b.runtime.signer?.signingKeyID)
+                #expect(aKid != bKid, "each replica signs with a key of its own")
+                #expect(await eventually(within: 1) { await Self.kids(h.gatehouse.dataPort).contains(bKid) }, "A publishes B's key within 1 s of B's start")
+                #expect(await Self.kids(b.dataPort).isSuperset(of: [aKid, bKid]), "B read A's key at its start")
+
+                let alice = h.bearer(h.token("alice"))
+                for agent in h.acme { agent.setAssertionJWKSURL("http://127.0.0.1:\(h.gatehouse.dataPort)/.gatehouse/jwks.json") }
+                let viaB = try await RawClient(port: b.dataPort).request("GET", "/t/acme/hello", headers: [alice])
+                #expect(viaB.status == 200)
+                #expect(Self.assertion(viaB).kid == bKid)
+                #expect(Self.assertion(viaB).verified, "B's assertion verifies with A's key set: \(viaB.json?["assertion"] ?? .null)")
+
+                for agent in h.acme { agent.setAssertionJWKSURL("http://127.0.0.1:\(b.dataPort)/.gatehouse/jwks.json") }
+                let viaA = try await h.client.request("GET", "/t/acme/hello", headers: [alice])
+                #expect(Self.assertion(viaA).kid == aKid)
+                #expect(Self.assertion(viaA).verified, "A's assertion verifies with B's key set: \(viaA.json?["assertion"] ?? .null)")
+            }
+        }
+    }
+
     @Test func aReplicaWithAnotherSealingKeyRefusesToStartWithAClearMessage() async throws {
         try await PostgresTestServer.withDatabase(prefix: "gh_sealing_") { url in
             try await withHarness({ setup, _, _ in setup.settings.store = .postgres(url: url) }) { h in
