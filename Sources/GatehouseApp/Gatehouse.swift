@@ -53,6 +53,10 @@ public final class Gatehouse: Sendable {
     private let live: LiveConfiguration
     /// Cross-replica change propagation (PostgreSQL store only).
     private let replicaSync: ReplicaSync?
+    /// This replica's assertion keys in the store, the others' in the key set (assertions on).
+    let replicaKeys: ReplicaKeys?
+    /// Checked against the store at start: a replica with another key refuses to serve.
+    private let sealingKey: SealingKey
 
     public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
         let settings = snapshot.settings
@@ -90,8 +94,12 @@ public final class Gatehouse: Sendable {
         self.store = store
         let sessions = SessionTable(store: store, shared: store is PostgresStore, clock: options.clock, metrics: metrics, logger: logger)
         self.sessions = sessions
-        let flows = try OAuthFlows(
-            store: store, keyDirectory: settings.assertion.keyDir, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
+        let sealingKey = try SealingKey.load(
+            path: settings.sealingKeyFile ?? settings.assertion.keyDir + "/" + SealingKey.defaultFileName,
+            createIfMissing: settings.sealingKeyFile == nil)
+        self.sealingKey = sealingKey
+        let flows = OAuthFlows(
+            store: store, sealingKey: sealingKey, completionPoster: HTTPCompletionPoster(client: HTTPClient(group: group)),
             clock: options.clock, logger: logger)
         self.flows = flows
         let runtime = ProxyRuntime(
@@ -112,10 +120,12 @@ public final class Gatehouse: Sendable {
         let live = LiveConfiguration(
             fileSnapshot: snapshot, runtime: runtime, keySets: keySets, tokenCache: cache, metrics: metrics, logger: logger)
         self.live = live
+        let replicaKeys = signer.map {
+            ReplicaKeys(keys: $0.keys, store: store, ttlSeconds: settings.assertion.ttlSeconds, clock: options.clock, logger: logger)
+        }
+        self.replicaKeys = replicaKeys
         if let postgres = store as? PostgresStore {
-            self.replicaSync = ReplicaSync(
-                store: postgres, codec: try ReplicaChangeCodec(keyDirectory: settings.assertion.keyDir), sessions: sessions, live: live,
-                metrics: metrics, logger: logger)
+            self.replicaSync = ReplicaSync(store: postgres, sessions: sessions, live: live, keys: replicaKeys, logger: logger)
         } else {
             self.replicaSync = nil
         }
@@ -144,6 +154,13 @@ public final class Gatehouse: Sendable {
         let keySetsToPrime = keySets
         let fileSnapshot = snapshot
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
+        try await sealingKey.verify(against: store)
+        try await replicaSync?.prepare()
+        if let replicaKeys {
+            try await replicaKeys.register()
+            try await replicaKeys.refresh()
+            await replicaSync?.publish(.replicaKeys)
+        }
         try await sessions.load()
         try await live.loadRegistered(from: store)
         let snapshotToPrime = snapshot  // with the registered IdPs; joins the fetches running
@@ -186,6 +203,7 @@ public final class Gatehouse: Sendable {
             }
         }
         var tasks = [refresh, sessionUpkeep]
+        if let replicaKeys { tasks.append(Task.detached { await replicaKeys.runPeriodically() }) }
         if let replicaSync {
             tasks.append(Task.detached { await replicaSync.listen() })
             tasks.append(Task.detached { await replicaSync.resyncPeriodically() })

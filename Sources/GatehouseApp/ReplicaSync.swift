@@ -4,47 +4,82 @@ import GatehouseSessions
 import Logging
 import Synchronization
 
-/// Keeps replicas that share one PostgreSQL store in step (DESIGN 9): each change a replica
-/// makes to bindings or registered IdPs is announced with NOTIFY, and every replica LISTENs and
-/// drops or re-reads what changed — well within a second on a working network.
+/// Keeps replicas that share one PostgreSQL store in step: each change a replica makes to
+/// bindings, registered IdPs or its assertion keys is announced with NOTIFY, and every replica
+/// LISTENs and drops or re-reads what changed — well within a second on a working network.
+/// Nothing but the database is needed: the payloads carry no secret (`ReplicaChangeCodec`),
+/// so replicas with state folders of their own stay in step.
 ///
 /// PostgreSQL delivers every notification to a connected listener, so one can only be missed
 /// while this replica is not listening (the connection broke, the database restarted). The
 /// listener therefore re-reads everything each time its LISTEN is (re-)established, and the
-/// registered IdPs are also re-read every `resyncInterval` as a second line of defence.
+/// registered IdPs are also re-read every `resyncInterval` as a second line of defence (the
+/// keys are re-read by `ReplicaKeys` at each heartbeat).
+///
+/// Anyone who may NOTIFY on the database can send anything on the channel: a payload that does
+/// not decode is dropped (and logged at most once a minute), and re-reads it asks for are
+/// coalesced, one in flight per kind.
 final class ReplicaSync: Sendable {
     static let channel = "gatehouse_changes"
 
     private let store: PostgresStore
-    private let codec: ReplicaChangeCodec
+    private let codec = ReplicaChangeCodec()
     private let sessions: SessionTable
     private let live: LiveConfiguration
-    private let metrics: GatehouseMetrics
+    private let keys: ReplicaKeys?
     private let logger: Logger
     private let resyncInterval: Duration
-    /// Unreadable notifications: logged at most once a minute (anyone who may NOTIFY on the
-    /// database could otherwise fill the log), with how many were not logged.
     private let unreadable = Mutex(LogThrottle(interval: .seconds(60)))
+    private let idpRefresh: CoalescedRefresh
+    private let keyRefresh: CoalescedRefresh?
 
     init(
-        store: PostgresStore, codec: ReplicaChangeCodec, sessions: SessionTable, live: LiveConfiguration, metrics: GatehouseMetrics,
-        logger: Logger, resyncInterval: Duration = .seconds(30)
+        store: PostgresStore, sessions: SessionTable, live: LiveConfiguration, keys: ReplicaKeys?, logger: Logger,
+        resyncInterval: Duration = .seconds(30)
     ) {
         self.store = store
-        self.codec = codec
         self.sessions = sessions
         self.live = live
-        self.metrics = metrics
+        self.keys = keys
         self.logger = logger
         self.resyncInterval = resyncInterval
-        sessions.setAnnouncer { [weak self] key in await self?.publish(.binding(key)) }
-        live.setAnnouncer { [weak self] tenant in await self?.publish(.registeredIdPs(tenant)) }
+        idpRefresh = CoalescedRefresh {
+            do {
+                try await live.syncRegistered(from: store)
+            } catch {
+                logger.warning("registered IdPs not re-synced", metadata: ["error": "\(error)"])
+            }
+        }
+        keyRefresh = keys.map { keys in
+            CoalescedRefresh {
+                do {
+                    try await keys.refresh()
+                } catch {
+                    logger.warning("assertion keys of other replicas not re-read", metadata: ["error": "\(error)"])
+                }
+            }
+        }
+        sessions.setAnnouncer { [weak self] key in
+            guard let self, let digest = sessions.changeDigest(key) else { return }
+            await publish(.binding(digest))
+        }
+        live.setAnnouncer { [weak self] _ in await self?.publish(.registeredIdPs) }
+    }
+
+    /// Before the bindings are loaded: indexes them by the digest other replicas name them by,
+    /// with the salt the first replica settled in the store.
+    func prepare() async throws {
+        let salt = try await store.settledValue(BindingDigester.saltName, proposing: Secrets.randomBytes(BindingDigester.saltByteCount))
+        guard let digester = BindingDigester(salt: salt) else {
+            throw GatehouseStartError(message: "the store's \(BindingDigester.saltName) is damaged (shorter than \(BindingDigester.saltByteCount) bytes)")
+        }
+        sessions.indexForReplicaChanges(digester)
     }
 
     /// Best effort: a change that cannot be announced reaches the others at their next re-sync.
     func publish(_ change: ReplicaChange) async {
         do {
-            try await store.notify(channel: Self.channel, payload: try codec.encode(change))
+            try await store.notify(channel: Self.channel, payload: codec.encode(change))
         } catch {
             logger.warning("change not announced to other replicas", metadata: ["error": "\(error)"])
         }
@@ -61,7 +96,7 @@ final class ReplicaSync: Sendable {
                         await resync(reason: "listening")
                     },
                     onNotification: { [self] payload in
-                        await handle(payload)
+                        handle(payload)
                     })
                 if Task.isCancelled { return }
             } catch {
@@ -78,11 +113,7 @@ final class ReplicaSync: Sendable {
         while !Task.isCancelled {
             try? await Task.sleep(for: resyncInterval)
             if Task.isCancelled { return }
-            do {
-                try await live.syncRegistered(from: store)
-            } catch {
-                logger.warning("registered IdPs not re-synced", metadata: ["error": "\(error)"])
-            }
+            idpRefresh.request()
         }
     }
 
@@ -90,33 +121,28 @@ final class ReplicaSync: Sendable {
         do {
             try await sessions.load(replacing: true)
             try await live.syncRegistered(from: store)
+            try await keys?.refresh()
             logger.info("replica state re-synced from the store", metadata: ["reason": "\(reason)"])
         } catch {
             logger.warning("replica re-sync failed", metadata: ["error": "\(error)"])
         }
     }
 
-    private func handle(_ payload: String) async {
+    /// Never waits: the listener reads the next notification at once, whatever this one asked.
+    private func handle(_ payload: String) {
         guard let (origin, change) = codec.decode(payload) else {
-            // Another deployment on the same database, or a replica with another key folder.
-            let skipped = unreadable.withLock { $0.admit() }
-            if let skipped {
+            if let skipped = unreadable.withLock({ $0.admit() }) {
                 logger.warning(
-                    "unreadable replica change ignored (is assertion.key_dir the same on every replica?)",
+                    "unreadable replica change notification ignored (another deployment, or a newer Gatehouse, on the same database?)",
                     metadata: ["not_logged_since_last": "\(skipped)"])
             }
             return
         }
         guard origin != codec.origin else { return }
         switch change {
-        case .binding(let key):
-            sessions.evict(key)
-        case .registeredIdPs:
-            do {
-                try await live.syncRegistered(from: store)
-            } catch {
-                logger.warning("registered IdPs not re-synced", metadata: ["error": "\(error)"])
-            }
+        case .binding(let digest): sessions.evict(digest: digest)
+        case .registeredIdPs: idpRefresh.request()
+        case .replicaKeys: keyRefresh?.request()
         }
     }
 }

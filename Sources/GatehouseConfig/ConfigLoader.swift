@@ -70,6 +70,7 @@ public enum ConfigLoader {
         settings.tenantsDir = FilePaths.absolute(settings.tenantsDir, relativeTo: base)
         settings.assertion.keyDir = FilePaths.absolute(settings.assertion.keyDir, relativeTo: base)
         if let file = settings.operatorTokenFile { settings.operatorTokenFile = FilePaths.absolute(file, relativeTo: base) }
+        if let file = settings.sealingKeyFile { settings.sealingKeyFile = FilePaths.absolute(file, relativeTo: base) }
         if case .sqlite(let path) = settings.store { settings.store = .sqlite(path: FilePaths.absolute(path, relativeTo: base)) }
         if let tls = settings.tls {
             settings.tls = ListenerTLS(

@@ -5,7 +5,7 @@ import GatehouseCore
 extension ConfigReader {
     static let settingsKeys: Set<String> = [
         "listen", "admin", "tenants_dir", "store", "identity", "propagation", "assertion", "limits", "log_level", "tls",
-        "public_scheme",
+        "public_scheme", "sealing_key_file",
     ]
 
     /// Settings read from `root`, starting from the defaults. Keys with problems keep their default;
@@ -30,6 +30,7 @@ extension ConfigReader {
             settings.protectedPrefixes = prefixes
         }
         if let v = top["assertion"] { assertionSettings(v, at: top.path("assertion"), into: &settings.assertion) }
+        if let v = top["sealing_key_file"], let path = string(v, at: top.path("sealing_key_file")) { settings.sealingKeyFile = path }
         if let v = top["limits"] { globalLimits(v, at: top.path("limits"), into: &settings.limits) }
         if let v = top["log_level"], let level = logLevel(v, at: top.path("log_level")) { settings.logLevel = level }
         if let v = top["public_scheme"], let text = string(v, at: top.path("public_scheme")) {

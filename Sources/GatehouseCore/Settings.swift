@@ -88,6 +88,10 @@ public struct GatehouseSettings: Sendable, Hashable {
     /// Lower-cased, `_` folded to `-` (see `HeaderName.canonical`).
     public var protectedPrefixes: [String] = ["x-gatehouse-"]
     public var assertion = AssertionSettings()
+    /// `sealing_key_file`: the AES-256 key (32 raw bytes) sealing OAuth user tokens at rest, the
+    /// one secret replicas sharing a store must share. Absolute path; nil: the default,
+    /// `<assertion.key_dir>/flow-token.key`, created on first start. A configured file must exist.
+    public var sealingKeyFile: String?
     public var limits = GlobalLimits()
     /// TLS on the data-plane listener (ALPN `h2`, `http/1.1`); nil: cleartext (HTTP/1.1, and
     /// HTTP/2 with prior knowledge).

@@ -2,9 +2,10 @@ import Crypto
 import GatehouseCore
 import Synchronization
 
-/// Signs the short-lived identity assertion Gatehouse adds for upstreams (DESIGN 2.1 `assertion`),
-/// with its own ES256 keys: the newest key signs, every key is published, so a new key can be
-/// dropped into the directory and old assertions still verify until the old key is removed.
+/// Signs the short-lived identity assertion Gatehouse adds for upstreams (`assertion` in
+/// `gatehouse.yaml`), with this replica's own ES256 keys: the newest key signs, every key is
+/// published, so a new key can be dropped into the directory and old assertions still verify
+/// until the old key is removed. The key set also publishes the other replicas' keys (`keys`).
 public final class AssertionSigner: Sendable {
     private let issuer: String
     private let ttlSeconds: Int
@@ -12,8 +13,11 @@ public final class AssertionSigner: Sendable {
     private let signingKey: CryptoKeyBox<P256.Signing.PrivateKey>
     /// The `kid` of the key that signs.
     public let signingKeyID: String
-    /// `{"keys":[...]}` with every public key, newest first.
-    public let jwksDocument: [UInt8]
+    /// What `/.gatehouse/jwks.json` publishes: this replica's keys and the other replicas'.
+    public let keys: PublishedAssertionKeys
+
+    /// `{"keys":[...]}`: this replica's public keys, newest first, then the other replicas'.
+    public var jwksDocument: [UInt8] { keys.document }
 
     public struct Failure: Error, Sendable, CustomStringConvertible {
         public let description: String
@@ -34,15 +38,7 @@ public final class AssertionSigner: Sendable {
         self.clock = clock
         self.signingKey = CryptoKeyBox(newest.key)
         self.signingKeyID = newest.kid
-        let published: [JSONValue] = keys.reversed().map { stored in
-            let point = Array(stored.key.publicKey.x963Representation)  // 0x04 || x || y
-            return .object([
-                "kty": .string("EC"), "crv": .string("P-256"),
-                "x": .string(Base64URL.encode(point[1..<33])), "y": .string(Base64URL.encode(point[33..<65])),
-                "kid": .string(stored.kid), "alg": .string("ES256"), "use": .string("sig"),
-            ])
-        }
-        self.jwksDocument = Array(JSONValue.object(["keys": .array(published)]).compactText.utf8)
+        self.keys = PublishedAssertionKeys(own: keys.reversed().map { PublicAssertionKey(kid: $0.kid, key: $0.key.publicKey) })
     }
 
     /// The assertion for `principal`: a fresh one, or the one signed for the same identity (tenant,

@@ -96,6 +96,25 @@ enum PostgresSchema {
             """,
             "CREATE INDEX audit_log_tenant ON audit_log (tenant, sequence)",
         ]),
+        // Replicas with state folders of their own: every replica's public assertion key, and
+        // values the first replica fixes for all (the sealing key's check value, the digest salt).
+        Migration(version: 3, statements: [
+            """
+            CREATE TABLE replica_keys (
+                kid TEXT NOT NULL,
+                public_key BYTEA NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                CONSTRAINT replica_keys_pkey PRIMARY KEY (kid)
+            )
+            """,
+            """
+            CREATE TABLE settled_values (
+                name TEXT NOT NULL,
+                value BYTEA NOT NULL,
+                CONSTRAINT settled_values_pkey PRIMARY KEY (name)
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last?.version ?? 0 }

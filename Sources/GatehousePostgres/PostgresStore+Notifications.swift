@@ -2,12 +2,13 @@ import GatehouseSessions
 import PostgresNIO
 
 /// LISTEN/NOTIFY between replicas: how a change made on one replica is enforced on the others
-/// within a second (DESIGN 9). `ReplicaSync` (GatehouseApp) notifies after each change and runs
-/// one `listen` loop per replica, which drops or re-reads what changed and re-reads everything
+/// within a second. `ReplicaSync` (GatehouseApp) notifies after each change and runs one
+/// `listen` loop per replica, which drops or re-reads what changed and re-reads everything
 /// whenever the LISTEN is (re-)established (notifications sent meanwhile are lost).
 ///
-/// Payloads are visible to anyone who can LISTEN on the database: they are sealed
-/// (`ReplicaChangeCodec`), never a session id or a token in clear.
+/// Payloads are visible to anyone who can LISTEN on the database, and anyone who can connect
+/// may send one: they name a binding by a salted digest (`ReplicaChangeCodec`), never a session
+/// id or a token in clear, and receivers treat them as untrusted.
 extension PostgresStore {
     /// Sends `payload` (at most 7999 bytes) to every session listening on `channel`, on commit.
     public func notify(channel: String, payload: String) async throws {

@@ -94,5 +94,6 @@ public protocol AdminStore: Sendable {
     func auditEntries(tenant: TenantID?, before: Int64?, limit: Int) async throws -> [AuditEntry]
 }
 
-/// A store that serves both the data plane and the admin API (`SQLiteSessionStore`, `PostgresStore`).
-public typealias GatehouseStore = SessionStore & AdminStore
+/// A store that serves the data plane, the admin API and the replicas' own records
+/// (`SQLiteSessionStore`, `PostgresStore`).
+public typealias GatehouseStore = SessionStore & AdminStore & ReplicaStore

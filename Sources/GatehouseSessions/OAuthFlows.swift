@@ -28,17 +28,28 @@ public final class OAuthFlows: Sendable {
     public static let startPath = "/.gatehouse/oauth/start/"
     public static let cookiePath = "/.gatehouse/oauth/"
 
-    /// Loads (or creates, 0600) `keyDirectory/flow-token.key`; throws `FlowKeyError` when it
-    /// cannot.
+    /// Seals user tokens with `sealingKey`.
     public init(
-        store: any SessionStore, keyDirectory: String, completionPoster: any CompletionPoster, clock: @escaping WallClock,
+        store: any SessionStore, sealingKey: SealingKey, completionPoster: any CompletionPoster, clock: @escaping WallClock,
         logger: Logger
-    ) throws {
+    ) {
         self.store = store
-        self.sealer = FlowTokenSealer(keyBytes: try FlowTokenKey.loadOrCreate(directory: keyDirectory))
+        self.sealer = sealingKey.sealer
         self.completionPoster = completionPoster
         self.clock = clock
         self.logger = logger
+    }
+
+    /// With the key at its default place, `keyDirectory/flow-token.key` (created, 0600, when
+    /// missing); throws `SealingKeyError` when it cannot be had.
+    public convenience init(
+        store: any SessionStore, keyDirectory: String, completionPoster: any CompletionPoster, clock: @escaping WallClock,
+        logger: Logger
+    ) throws {
+        var directory = keyDirectory
+        while directory.utf8.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+        let key = try SealingKey.load(path: directory + "/" + SealingKey.defaultFileName, createIfMissing: true)
+        self.init(store: store, sealingKey: key, completionPoster: completionPoster, clock: clock, logger: logger)
     }
 
     /// Deletes expired flows and the tokens sealed in them. Run periodically by a background

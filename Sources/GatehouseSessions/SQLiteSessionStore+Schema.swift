@@ -86,6 +86,23 @@ enum SessionSchema {
             """,
             "CREATE INDEX audit_log_tenant ON audit_log (tenant, sequence)",
         ]),
+        // Replicas with state folders of their own: every replica's public assertion key, and
+        // values the first replica fixes for all (the sealing key's check value, the digest salt).
+        Migration(version: 3, statements: [
+            """
+            CREATE TABLE replica_keys (
+                kid TEXT PRIMARY KEY,
+                public_key BLOB NOT NULL,
+                expires_at REAL NOT NULL
+            )
+            """,
+            """
+            CREATE TABLE settled_values (
+                name TEXT PRIMARY KEY,
+                value BLOB NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last?.version ?? 0 }

@@ -17,7 +17,7 @@ public final class SessionTable: Sendable {
     }
 
     final class Shard: Sendable {
-        let rows = Mutex<[SessionKey: SessionBinding]>([:])
+        let rows = Mutex(ShardRows())
     }
 
     private let shards: [Shard]
@@ -26,8 +26,9 @@ public final class SessionTable: Sendable {
     private let metrics: GatehouseMetrics?
     private let logger: Logger
     private let pendingTouches = Mutex<[SessionKey: SessionTouch]>([:])
+    private let changeDigester = Mutex<BindingDigester?>(nil)
     private let counts = Mutex<[TenantID: Int]>([:])
-    /// Told about every binding this replica bound, revoked or ended (replica sync, DESIGN 9).
+    /// Told about every binding this replica bound, revoked or ended (replica sync).
     private let announcer = Mutex<(@Sendable (SessionKey) async -> Void)?>(nil)
     /// Store deletes started by `end` and not finished yet: a claim of the same id waits for
     /// its delete, or it would lose to the row that was just ended.
@@ -178,6 +179,31 @@ public final class SessionTable: Sendable {
         pendingTouches.withLock { _ = $0.removeValue(forKey: key) }
     }
 
+    // MARK: - Change digests (shared store)
+
+    /// Indexes every binding by its digest from now on, so that `evict(digest:)` finds it: the
+    /// way other replicas name a binding in their change notifications (`BindingDigest`).
+    public func indexForReplicaChanges(_ digester: BindingDigester) {
+        changeDigester.withLock { $0 = digester }
+        for shard in shards { shard.rows.withLock { $0.index(by: digester) } }
+    }
+
+    /// The digest naming `key` in change notifications; nil until `indexForReplicaChanges`.
+    public func changeDigest(_ key: SessionKey) -> BindingDigest? {
+        changeDigester.withLock { $0 }?.digest(key)
+    }
+
+    /// `evict` for the binding another replica named by its digest; nothing when this replica
+    /// holds no such binding (or the digest is made up: notifications are not trusted).
+    public func evict(digest: BindingDigest) {
+        for shard in shards {
+            if let key = shard.rows.withLock({ $0.key(for: digest) }) {
+                evict(key)
+                return
+            }
+        }
+    }
+
     private func deleteStored(_ key: SessionKey) async {
         do {
             try await store.deleteBinding(key)
@@ -202,7 +228,7 @@ public final class SessionTable: Sendable {
         if replacing {
             var byShard = [[SessionKey: SessionBinding]](repeating: [:], count: shards.count)
             for row in rows { byShard[Int(UInt(bitPattern: row.key.hashValue) % UInt(shards.count))][row.key] = row }
-            for (i, shard) in shards.enumerated() { shard.rows.withLock { $0 = byShard[i] } }
+            for (i, shard) in shards.enumerated() { shard.rows.withLock { $0.replaceAll(with: byShard[i]) } }
             var perTenant: [TenantID: Int] = [:]
             for row in rows { perTenant[row.key.tenant, default: 0] += 1 }
             let previous = counts.withLock { c in defer { c = perTenant }; return c }
@@ -238,7 +264,7 @@ public final class SessionTable: Sendable {
         let now = clock()
         for shard in shards {
             let expired = shard.rows.withLock { rows -> [SessionKey] in
-                let keys = rows.filter { $0.value.expiresAt <= now }.map(\.key)
+                let keys = rows.values.filter { $0.expiresAt <= now }.map(\.key)
                 for k in keys { rows.removeValue(forKey: k) }
                 return keys
             }

@@ -10,8 +10,8 @@ import Glibc
 
 /// deploy/: the Dockerfile, compose file, Kubernetes manifests and systemd unit must agree with
 /// each other and with deploy/config/gatehouse.yaml, and that configuration must run: the real
-/// binary is started from it (two replicas sharing one key folder and store) and probed on the
-/// exact paths the manifests name.
+/// binary is started from it (two replicas with key folders of their own, sharing the store and
+/// the sealing key mounted as a Kubernetes Secret) and probed on the exact paths the manifests name.
 @Suite(.serialized) struct DeployFilesTests {
     static let root = CLITests.repoRoot
     static let deploy = root + "/deploy"
@@ -99,15 +99,24 @@ import Glibc
         }
         #expect(generated[volumes[configMount["name"].string ?? ""]?["configMap"]["name"].string ?? ""] == ["gatehouse.yaml"])
         let keysVolume = try #require(volumes[keysMount["name"].string ?? ""])
-        #expect(keysVolume["emptyDir"].exists, "keys are copied into an emptyDir by the init container")
+        #expect(keysVolume["emptyDir"].exists, "each pod has a key folder of its own")
+        #expect(keysMount["readOnly"].bool != true, "Gatehouse makes the pod's signing key at start")
+        #expect(pod["initContainers"].array.isEmpty, "nothing is copied before Gatehouse starts")
 
-        // The init container fills that emptyDir from the keys Secret.
-        let initContainer = try #require(pod["initContainers"].array.first)
-        let initMounts = Dictionary(initContainer["volumeMounts"].array.compactMap { m in m["name"].string.map { ($0, m) } }) { a, _ in a }
-        let env = Self.plainEnv(initContainer)
-        #expect(initMounts[keysMount["name"].string ?? ""]?["mountPath"].string == env["KEYS_TO"])
-        let secretMount = try #require(initMounts.values.first { $0["mountPath"].string == env["KEYS_FROM"] })
-        #expect(volumes[secretMount["name"].string ?? ""]?["secret"]["secretName"].string == "gatehouse-keys")
+        // The sealing key: one Secret, mounted where sealing_key_file points, private to the pod's user.
+        let sealingDir = (config.sealingKeyFile as NSString).deletingLastPathComponent
+        let sealingMount = try #require(mounts.first { $0["mountPath"].string == sealingDir }, "the folder of sealing_key_file is mounted")
+        #expect(sealingMount["readOnly"].bool == true)
+        let sealingSecret = try #require(volumes[sealingMount["name"].string ?? ""]?["secret"], "from a Secret")
+        #expect(sealingSecret["secretName"].string == "gatehouse-sealing-key")
+        let items = sealingSecret["items"].array
+        #expect(items.count == 1 && items.first?["path"].string == (config.sealingKeyFile as NSString).lastPathComponent)
+        #expect(items.first?["key"].string == "sealing.key", "the key deploy/README.md's kubectl command creates")
+        let mode = try #require(sealingSecret["defaultMode"].int)
+        #expect(mode & 0o037 == 0, "Gatehouse refuses a sealing key others may read, or its group write")
+        #expect(mode & 0o040 != 0 && pod["securityContext"]["fsGroup"].int == pod["securityContext"]["runAsGroup"].int,
+                "the kubelet's files belong to root: the pod's user reads the key through fsGroup")
+        #expect(!volumes.values.contains { $0["secret"]["secretName"].string == "gatehouse-keys" }, "no key folder is shared")
 
         // Secrets referenced by the container exist in the example with those keys.
         let secret = try #require(manifests.first { $0["kind"].string == "Secret" })
@@ -201,7 +210,7 @@ import Glibc
         for replica in replicas { #expect(replica.exists) }
         let (a, b) = (replicas[0], replicas[1])
 
-        // Same image, same config, same key volume, same store.
+        // Same image, same config, same store and sealing key; a key folder each.
         let context = try #require(a["build"]["context"].string)
         let dockerfile = try #require(a["build"]["dockerfile"].string)
         #expect(b["build"]["context"].string == context && b["build"]["dockerfile"].string == dockerfile)
@@ -209,14 +218,39 @@ import Glibc
         #expect(contextPath == URL(fileURLWithPath: Self.root).standardizedFileURL.path, "built from the repository root")
         #expect(FileManager.default.fileExists(atPath: contextPath + "/" + dockerfile))
         #expect(a["image"].string != nil && a["image"].string == b["image"].string)
-        let volumesA = a["volumes"].array.compactMap(\.string)
-        #expect(volumesA == b["volumes"].array.compactMap(\.string), "both replicas mount the same things")
-        let mounts = volumesA.map { Self.composeMount($0) }
+        let mountsA = a["volumes"].array.compactMap(\.string)
+        let mountsB = b["volumes"].array.compactMap(\.string)
         let configDir = (try Self.dockerCommand().last.map { ($0 as NSString).deletingLastPathComponent }) ?? ""
-        let configMount = try #require(mounts.first { $0.target == configDir }, "the config folder is mounted at \(configDir)")
-        #expect(FileManager.default.fileExists(atPath: Self.deploy + "/" + configMount.source + "/gatehouse.yaml"))
-        let keyMount = try #require(mounts.first { $0.target == config.keyDir }, "key_dir is a volume")
-        #expect(compose["volumes"].map[keyMount.source] != nil, "\(keyMount.source) is a named volume shared by both replicas")
+        var keyVolumes: [String] = []
+        for mounts in [mountsA, mountsB] {
+            let parsed = mounts.map { Self.composeMount($0) }
+            let configMount = try #require(parsed.first { $0.target == configDir }, "the config folder is mounted at \(configDir)")
+            #expect(FileManager.default.fileExists(atPath: Self.deploy + "/" + configMount.source + "/gatehouse.yaml"))
+            let keyMount = try #require(parsed.first { $0.target == config.keyDir }, "key_dir is a volume")
+            #expect(compose["volumes"].map[keyMount.source] != nil, "\(keyMount.source) is a named volume")
+            keyVolumes.append(keyMount.source)
+        }
+        #expect(Set(keyVolumes).count == 2, "each replica has a key folder of its own")
+        let sealingDir = (config.sealingKeyFile as NSString).deletingLastPathComponent
+        let sealingMount = try #require(mountsA.first { Self.composeMount($0).target == sealingDir }, "sealing_key_file's folder is mounted")
+        #expect(mountsB.contains(sealingMount), "both replicas mount the same sealing key")
+        #expect(sealingMount.hasSuffix(":ro"), "read-only in the replicas")
+        #expect(!keyVolumes.contains(Self.composeMount(sealingMount).source))
+
+        // The one-shot service making the sealing key runs the image's copy of make-sealing-key.sh
+        // on that same volume, and both replicas wait for it.
+        let maker = services["sealing-key"]
+        #expect(maker["image"].string == a["image"].string)
+        let copied = try Self.dockerInstructions().filter { $0.keyword == "COPY" }.map(\.rest).first { $0.contains("deploy/make-sealing-key.sh") }
+        let makerPath = try #require(copied?.split(separator: " ").last.map(String.init))
+        #expect(maker["entrypoint"].array.compactMap(\.string) == [makerPath])
+        #expect(maker["command"].array.compactMap(\.string) == [config.sealingKeyFile])
+        #expect(maker["volumes"].array.compactMap(\.string) == [Self.composeMount(sealingMount).source + ":" + sealingDir], "writable there only")
+        #expect(compose["volumes"].map[Self.composeMount(sealingMount).source] != nil)
+        #expect(maker["restart"].string == "no")
+        for replica in replicas {
+            #expect(replica["depends_on"]["sealing-key"]["condition"].string == "service_completed_successfully")
+        }
 
         let storeA = try #require(a["environment"]["GATEHOUSE_STORE"].string)
         #expect(storeA == b["environment"]["GATEHOUSE_STORE"].string)
@@ -224,9 +258,9 @@ import Glibc
         #expect(a["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string == b["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string)
         #expect(a["environment"]["GATEHOUSE_OPERATOR_TOKEN"].string?.hasPrefix("${") == true, "the token comes from the environment, not the file")
 
-        // Start order: PostgreSQL healthy, then a, then b (a creates the keys b loads).
+        // Start order: PostgreSQL healthy and the sealing key made, then both replicas together.
         for replica in replicas { #expect(replica["depends_on"]["postgres"]["condition"].string == "service_healthy") }
-        #expect(b["depends_on"]["gatehouse-a"]["condition"].string == "service_healthy")
+        #expect(!b["depends_on"]["gatehouse-a"].exists, "b needs nothing from a")
         let postgres = services["postgres"]
         #expect(postgres["image"].string?.hasPrefix("postgres:16") == true)
         #expect(postgres["healthcheck"]["test"].array.compactMap(\.string).contains("pg_isready"))
@@ -296,6 +330,8 @@ import Glibc
         #expect(unit["User"]?.first.map { $0 != "root" && $0 != "0" } ?? (unit["DynamicUser"]?.first == "yes"))
         let stateDirectories = (unit["StateDirectory"] ?? []).flatMap { $0.split(separator: " ").map { "/var/lib/" + $0 } }
         #expect(stateDirectories.contains { config.keyDir == $0 || config.keyDir.hasPrefix($0 + "/") }, "key_dir is writable for the unit")
+        let sealingDir = (config.sealingKeyFile as NSString).deletingLastPathComponent
+        #expect(stateDirectories.contains(sealingDir), "the unit makes sealing_key_file's folder (0700, its user's)")
         #expect(unit["ProtectSystem"]?.first == "strict" && unit["NoNewPrivileges"]?.first == "yes")
 
         // The image has what its instructions use, and the build context holds it.
@@ -319,6 +355,8 @@ import Glibc
         let healthcheck = try #require(Self.jsonArray(dockerfile.last { $0.keyword == "HEALTHCHECK" }?.rest.components(separatedBy: "CMD ").last))
         #expect(healthcheck == [destinations["deploy/healthcheck.sh"] ?? "?"])
         #expect(dockerfile.contains { $0.keyword == "RUN" && $0.rest.contains(config.keyDir) }, "the image creates key_dir for uid \(uid)")
+        #expect(dockerfile.contains { $0.keyword == "RUN" && $0.rest.contains(sealingDir) },
+                "the image creates sealing_key_file's folder for uid \(uid) (compose's volume starts from it)")
     }
 
     // MARK: - The real binary
@@ -345,10 +383,11 @@ import Glibc
         }
     }
 
-    /// Two replicas from deploy/config/gatehouse.yaml, started as Kubernetes starts them: the keys
-    /// made by make-keys.sh, mounted as a Secret (symlinks), copied by the init container's own
-    /// script; then the probes, the scrape path and the health check script, and both replicas
-    /// publishing the same keys without writing to the key folder.
+    /// Two replicas from deploy/config/gatehouse.yaml, started as Kubernetes starts them: the
+    /// sealing key made by make-sealing-key.sh and mounted as a Secret (symlinks into `..data`,
+    /// the Deployment's mode), each replica with an empty key folder of its own; then the
+    /// probes, the scrape path and the health check script, both replicas publishing both
+    /// replicas' keys, and a third replica given another sealing key refusing to start.
     @Test func replicasServeFromTheDeployConfig() async throws {
         let config = try DeployConfig.load()
         let manifests = try Self.kubernetesObjects()
@@ -357,86 +396,95 @@ import Glibc
         let container = try #require(pod["containers"].array.first { $0["name"].string == "gatehouse" })
         let dir = try TempDir()
 
-        // Keys: make-keys.sh, then the Secret volume's layout (..data symlinks).
-        let made = try Self.runProcess("/bin/sh", [Self.deploy + "/make-keys.sh", dir.path + "/made"])
+        // The sealing key: make-sealing-key.sh (twice: the second run keeps the key), then the
+        // Secret volume's layout with the Deployment's defaultMode.
+        let made = try Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"])
         #expect(made.status == 0, "\(made.stderr)")
-        let madeNames = try FileManager.default.contentsOfDirectory(atPath: dir.path + "/made").sorted()
-        #expect(madeNames.count == 2 && madeNames.contains("flow-token.key") && madeNames.contains { $0.hasSuffix(".pem") })
-        let secret = dir.path + "/secret"
-        let timestamped = secret + "/..2026_01_01_00_00_00.000000001"
-        try FileManager.default.createDirectory(atPath: timestamped, withIntermediateDirectories: true)
-        for name in madeNames {
-            try FileManager.default.copyItem(atPath: dir.path + "/made/" + name, toPath: timestamped + "/" + name)
-        }
-        try FileManager.default.createSymbolicLink(atPath: secret + "/..data", withDestinationPath: (timestamped as NSString).lastPathComponent)
-        for name in madeNames {
-            try FileManager.default.createSymbolicLink(atPath: secret + "/" + name, withDestinationPath: "..data/" + name)
-        }
+        let key = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/made/sealing.key"))
+        #expect(key.count == 32)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir.path + "/made/sealing.key")[.posixPermissions] as? Int) == 0o600)
+        #expect(try Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"]).status == 0)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/made/sealing.key")) == key, "an existing key is kept")
+        let volume = try #require(pod["volumes"].array.first { $0["secret"]["secretName"].string == "gatehouse-sealing-key" })
+        let secret = try Self.secretVolume(at: dir.path + "/secret", files: ["sealing.key": key], mode: try #require(volume["secret"]["defaultMode"].int))
 
-        // The init container's command, with its two mount paths mapped to temporary folders.
-        let keys = dir.path + "/keys"
-        try FileManager.default.createDirectory(atPath: keys, withIntermediateDirectories: true)
-        let initContainer = try #require(pod["initContainers"].array.first)
-        let initCommand = initContainer["command"].array.compactMap(\.string) + initContainer["args"].array.compactMap(\.string)
-        var initEnv = Self.plainEnv(initContainer)
-        #expect(initEnv["KEYS_TO"] == config.keyDir)
-        #expect(initEnv["KEYS_FROM"] != nil)
-        initEnv["KEYS_FROM"] = secret
-        initEnv["KEYS_TO"] = keys
-        let copied = try Self.runProcess(try #require(initCommand.first), Array(initCommand.dropFirst()), environment: initEnv)
-        #expect(copied.status == 0, "\(copied.stderr)")
-        let keyNames = try FileManager.default.contentsOfDirectory(atPath: keys).sorted()
-        #expect(keyNames == madeNames)
-        for name in keyNames {
-            let attributes = try FileManager.default.attributesOfItem(atPath: keys + "/" + name)
-            #expect(attributes[.type] as? FileAttributeType == .typeRegular, "\(name) is a copy, not a symlink")
-            #expect((attributes[.posixPermissions] as? Int) == 0o600, "\(name) is private")
-        }
-
-        // gatehouse.yaml as shipped, but for key_dir (no environment override exists for it).
+        // gatehouse.yaml as shipped, but for key_dir and sealing_key_file (no environment
+        // override exists for them): one copy per replica, with an empty tenants folder (the
+        // shipped tenant's IdP is on the internet; `check` covers it).
         let original = try String(contentsOfFile: Self.deploy + "/config/gatehouse.yaml", encoding: .utf8)
         #expect(original.components(separatedBy: "\"\(config.keyDir)\"").count == 2, "key_dir appears once, quoted")
-        try dir.write("etc/gatehouse.yaml", original.replacingOccurrences(of: "\"\(config.keyDir)\"", with: "\"\(keys)\""))
-        // An empty tenants folder: the shipped tenant's IdP is on the internet (`check` covers it).
-        try FileManager.default.createDirectory(atPath: dir.path + "/etc/" + config.tenantsDir, withIntermediateDirectories: true)
+        #expect(original.components(separatedBy: "\"\(config.sealingKeyFile)\"").count == 2, "sealing_key_file appears once, quoted")
         let args = container["args"].array.compactMap(\.string)
+        func replicaArguments(_ name: String, sealingKey: String) throws -> [String] {
+            let text = original.replacingOccurrences(of: "\"\(config.keyDir)\"", with: "\"\(dir.path)/\(name)/keys\"")
+                .replacingOccurrences(of: "\"\(config.sealingKeyFile)\"", with: "\"\(sealingKey)\"")
+            try dir.write("\(name)/etc/gatehouse.yaml", text)
+            try FileManager.default.createDirectory(atPath: "\(dir.path)/\(name)/etc/\(config.tenantsDir)", withIntermediateDirectories: true)
+            return Array(args.dropLast()) + ["\(dir.path)/\(name)/etc/gatehouse.yaml"]
+        }
+        let sealingKey = secret + "/" + (config.sealingKeyFile as NSString).lastPathComponent
+        let arguments = try ["a", "b"].map { try replicaArguments($0, sealingKey: sealingKey) }
+        // Another deployment's Secret, for the third replica.
+        let otherSecret = try Self.secretVolume(at: dir.path + "/other-secret", files: ["sealing.key": Data(Secrets.randomBytes(32))], mode: 0o440)
+        let wrongKey = try replicaArguments("c", sealingKey: otherSecret + "/sealing.key")
 
-        let replicaArguments = Array(args.dropLast()) + [dir.path + "/etc/gatehouse.yaml"]
-
-        // PostgreSQL when the test server is there (a database of its own), else SQLite files.
+        // PostgreSQL when the test server is there (a database of its own), else one SQLite file.
         if let server = PostgresTestServer.url {
             let admin = try PostgresURL(parsing: server)
             let name = "gh_deploy_" + UUID().uuidString.lowercased().filter { $0.isLetter || $0.isNumber }.prefix(16)
             let url = try await PostgresDatabases.create(name, admin: admin)
             do {
-                try await Self.serveTwoReplicas(replicaArguments, manifests: manifests, keys: keys, store: { _ in url.connectionString })
+                try await Self.serveTwoReplicas(arguments, wrongKey: wrongKey, manifests: manifests, secret: secret, keyDirs: ["a", "b"].map { "\(dir.path)/\($0)/keys" }, store: url.connectionString, notifies: true)
             } catch {
                 try? await PostgresDatabases.drop(name, admin: admin)
                 throw error
             }
             try await PostgresDatabases.drop(name, admin: admin)
         } else {
-            try await Self.serveTwoReplicas(replicaArguments, manifests: manifests, keys: keys, store: { "sqlite:" + dir.path + "/state-\($0).sqlite" })
+            try await Self.serveTwoReplicas(arguments, wrongKey: wrongKey, manifests: manifests, secret: secret, keyDirs: ["a", "b"].map { "\(dir.path)/\($0)/keys" }, store: "sqlite:" + dir.path + "/state.sqlite", notifies: false)
         }
     }
 
-    private static func serveTwoReplicas(_ arguments: [String], manifests: [Y], keys: String, store: (String) -> String) async throws {
+    /// A folder laid out as the kubelet mounts a Secret: each file a symlink through `..data` to
+    /// a timestamped folder holding the file with `mode`. Returns the folder.
+    static func secretVolume(at path: String, files: [String: Data], mode: Int) throws -> String {
+        let timestamped = path + "/..2026_01_01_00_00_00.000000001"
+        try FileManager.default.createDirectory(atPath: timestamped, withIntermediateDirectories: true)
+        for (name, data) in files {
+            try data.write(to: URL(fileURLWithPath: timestamped + "/" + name))
+            try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: timestamped + "/" + name)
+        }
+        try FileManager.default.createSymbolicLink(atPath: path + "/..data", withDestinationPath: (timestamped as NSString).lastPathComponent)
+        for name in files.keys { try FileManager.default.createSymbolicLink(atPath: path + "/" + name, withDestinationPath: "..data/" + name) }
+        return path
+    }
+
+    /// `notifies`: the store announces changes (PostgreSQL), so a replica learns of a later
+    /// replica's key at once, not at its next heartbeat.
+    private static func serveTwoReplicas(
+        _ arguments: [[String]], wrongKey: [String], manifests: [Y], secret: String, keyDirs: [String], store: String, notifies: Bool
+    ) async throws {
         let deployment = try #require(manifests.first { $0["kind"].string == "Deployment" })
         let container = try #require(deployment["spec"]["template"]["spec"]["containers"].array.first { $0["name"].string == "gatehouse" })
         let readiness = try #require(container["readinessProbe"]["httpGet"]["path"].string)
         let liveness = try #require(container["livenessProbe"]["httpGet"]["path"].string)
         let scrapePath = try #require(adminService(manifests)?["metadata"]["annotations"]["prometheus.io/path"].string)
-        let keyNames = try FileManager.default.contentsOfDirectory(atPath: keys).sorted()
-        let keysBefore = try snapshot(keys)
+        let secretBefore = try snapshot(secret + "/..data")
+        let secretNames = try FileManager.default.contentsOfDirectory(atPath: secret).sorted()
         let operatorToken = Secrets.randomToken(bytes: 24)
-        func environment(_ replica: String) -> [String: String] {
-            [
-                "GATEHOUSE_LISTEN": "127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:0",
-                "GATEHOUSE_STORE": store(replica), "GATEHOUSE_OPERATOR_TOKEN": operatorToken,
-            ]
+        let environment = [
+            "GATEHOUSE_LISTEN": "127.0.0.1:0", "GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:0", "GATEHOUSE_STORE": store,
+            "GATEHOUSE_OPERATOR_TOKEN": operatorToken,
+        ]
+        func kids(_ port: Int) async -> Set<String> {
+            let r = try? await RawClient(port: port).request("GET", "/.gatehouse/jwks.json")
+            return Set(r?.json?["keys"]?.arrayValue?.compactMap { $0["kid"]?.stringValue } ?? [])
+        }
+        func ownKids(_ folder: String) throws -> Set<String> {
+            Set(try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".pem") }.map { String($0.dropLast(4)) })
         }
 
-        let a = try ServedReplica(arguments: arguments, environment: environment("a"))
+        let a = try ServedReplica(arguments: arguments[0], environment: environment)
         defer { a.kill() }
         let aServing = await a.waitServing()
         #expect(aServing, "replica a: \(a.log)")
@@ -456,28 +504,43 @@ import Glibc
         let healthy = try runProcess("/bin/bash", [deploy + "/healthcheck.sh"], environment: ["GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:\(a.adminPort)"])
         #expect(healthy.status == 0, "\(healthy.stderr)")
 
-        // The published keys are exactly the ones in the folder.
-        let jwksA = try await RawClient(port: a.dataPort).request("GET", "/.gatehouse/jwks.json")
-        #expect(jwksA.status == 200)
-        let kids = Set(jwksA.json?["keys"]?.arrayValue?.compactMap { $0["kid"]?.stringValue } ?? [])
-        #expect(kids == Set(keyNames.filter { $0.hasSuffix(".pem") }.map { String($0.dropLast(4)) }))
+        // a made its own signing key in its empty folder and publishes it.
+        let aKids = try ownKids(keyDirs[0])
+        #expect(aKids.count == 1)
+        #expect(await kids(a.dataPort) == aKids)
 
-        // Replica b: same folder, same store, the same keys; the operator token works there too.
-        let b = try ServedReplica(arguments: arguments, environment: environment("b"))
+        // Replica b: its own folder, its own key; both replicas publish both keys.
+        let b = try ServedReplica(arguments: arguments[1], environment: environment)
         defer { b.kill() }
         let bServing = await b.waitServing()
         #expect(bServing, "replica b: \(b.log)")
         guard bServing else { return }
         let bAdmin = RawClient(port: b.adminPort)
         #expect(try await bAdmin.request("GET", readiness).status == 200)
-        let jwksB = try await RawClient(port: b.dataPort).request("GET", "/.gatehouse/jwks.json")
-        #expect(jwksB.json != nil && jwksB.json == jwksA.json, "both replicas publish the same keys")
+        let bKids = try ownKids(keyDirs[1])
+        #expect(bKids.count == 1 && bKids != aKids, "b signs with a key of its own")
+        #expect(await kids(b.dataPort) == aKids.union(bKids), "b publishes a's key, read at its start")
+        if notifies {
+            #expect(await eventually(within: 2) { await kids(a.dataPort) == aKids.union(bKids) }, "a publishes b's key once b announces it")
+        }
         let tenants = try await bAdmin.request("GET", "/admin/v1/tenants", headers: [("Authorization", "Bearer \(operatorToken)")])
         #expect(tenants.status == 200, "GATEHOUSE_OPERATOR_TOKEN is the operator token")
         #expect(try await bAdmin.request("GET", "/admin/v1/tenants").status == 401)
 
-        // Nothing was written to the key folder: a read-only mount is enough.
-        #expect(try snapshot(keys) == keysBefore)
+        // Nothing was written where the Secret is mounted: read-only is enough.
+        #expect(try snapshot(secret + "/..data") == secretBefore)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: secret).sorted() == secretNames)
+
+        // A third replica given another deployment's sealing key refuses to start, and says why.
+        let c = try ServedReplica(arguments: wrongKey, environment: environment)
+        defer { c.kill() }
+        let cEnded = await eventually(within: 30) { !c.process.isRunning }
+        #expect(cEnded, "the replica with another sealing key exits: \(c.log)")
+        if cEnded {
+            #expect(c.process.terminationStatus != 0)
+            #expect(c.log.contains("is not the key this store was first used with"), "\(c.log)")
+            #expect(!c.log.contains("gatehouse serving"))
+        }
 
         // SIGTERM (what Kubernetes, compose and systemd send) stops both cleanly.
         let aStatus = await a.stop()
@@ -498,6 +561,7 @@ extension DeployFilesTests {
         var adminPort: Int
         var tenantsDir: String
         var keyDir: String
+        var sealingKeyFile: String
         var upstreamIdleTimeout: Double
         var maxHeaderBytes: Int
         var maxRequestBodyBytes: Int
@@ -512,6 +576,7 @@ extension DeployFilesTests {
             return DeployConfig(
                 dataPort: try port(file["listen"].string), adminPort: try port(file["admin"]["listen"].string),
                 tenantsDir: file["tenants_dir"].string ?? "tenants", keyDir: try #require(file["assertion"]["key_dir"].string),
+                sealingKeyFile: try #require(file["sealing_key_file"].string, "the deploy config names the shared sealing key"),
                 upstreamIdleTimeout: file["limits"]["upstream_idle_timeout_seconds"].double ?? 300,
                 maxHeaderBytes: file["limits"]["max_header_bytes"].int ?? 32768,
                 maxRequestBodyBytes: file["limits"]["max_request_body_bytes"].int ?? 10_485_760,

@@ -90,12 +90,24 @@ final class Harness: @unchecked Sendable {
         try await gatehouse.start()
     }
 
-    /// Starts another Gatehouse on the same configuration and state (new ports), as a second
-    /// replica behind a load balancer would run; the caller shuts it down.
-    func startReplica() async throws -> Gatehouse {
-        let replica = try Gatehouse(snapshot: fileSnapshot, options: options)
+    /// Starts another Gatehouse on the same configuration and store (new ports), as a second
+    /// replica behind a load balancer would run — a Kubernetes pod without a shared volume: a
+    /// state folder of its own (its own assertion key), sharing only the store and the sealing
+    /// key file (by default the first replica's, as one Secret mounted in every pod). The caller
+    /// shuts it down.
+    func startReplica(sealingKeyFile: String? = nil) async throws -> Gatehouse {
+        let replica = try makeReplica(sealingKeyFile: sealingKeyFile)
         try await replica.start()
         return replica
+    }
+
+    /// `startReplica` without the start.
+    func makeReplica(sealingKeyFile: String? = nil) throws -> Gatehouse {
+        var settings = fileSnapshot.settings
+        settings.assertion.keyDir = keyDir + "/replica-\(UUID().uuidString)/keys"
+        settings.sealingKeyFile = sealingKeyFile ?? settings.sealingKeyFile ?? fileSnapshot.settings.assertion.keyDir + "/flow-token.key"
+        let snapshot = ConfigSnapshot(settings: settings, tenants: fileSnapshot.tenantIDs.compactMap { fileSnapshot.tenants[$0] })
+        return try Gatehouse(snapshot: snapshot, options: options)
     }
 
     static func tenant(

@@ -8,10 +8,11 @@ import Testing
 
 @testable import GatehousePostgres
 
-/// DESIGN 9 from outside: two Gatehouse replicas on one PostgreSQL database share the session
-/// bindings, so a session bound through one is enforced by the other — whether the other
-/// started after the binding (it loads it) or was running already (it asks the store, and
-/// changes are announced with LISTEN/NOTIFY); registered IdPs and admin keys follow within 1 s.
+/// From outside: two Gatehouse replicas on one PostgreSQL database, each with a state folder of
+/// its own (`Harness.startReplica`), share the session bindings, so a session bound through one
+/// is enforced by the other — whether the other started after the binding (it loads it) or was
+/// running already (it asks the store, and changes are announced with LISTEN/NOTIFY);
+/// registered IdPs and admin keys follow within 1 s.
 @Suite(
     .serialized,
     .enabled(if: PostgresTestServer.url != nil, "GATEHOUSE_TEST_POSTGRES_URL is not set (scripts/test starts a server and sets it)"))

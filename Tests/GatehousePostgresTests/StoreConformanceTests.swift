@@ -84,6 +84,30 @@ import Testing
         try await StoreConformance.auditPagesGoBackwardsBySequence(backend.store)
     }
 
+    @Test(arguments: Backend.available) func replicaKeysAreRegisteredExtendedAndNeverShortened(_ backend: Backend) async throws {
+        try await StoreConformance.replicaKeysAreRegisteredExtendedAndNeverShortened(backend.store)
+    }
+
+    @Test(arguments: Backend.available) func aReplicaCannotReplaceAnothersKey(_ backend: Backend) async throws {
+        try await StoreConformance.aReplicaCannotReplaceAnothersKey(backend.store)
+    }
+
+    @Test(arguments: Backend.available) func expiredReplicaKeysAreNotListedAndAreDeleted(_ backend: Backend) async throws {
+        try await StoreConformance.expiredReplicaKeysAreNotListedAndAreDeleted(backend.store)
+    }
+
+    @Test(arguments: Backend.available) func replicaKeysAreReadWithinTheLimit(_ backend: Backend) async throws {
+        try await StoreConformance.replicaKeysAreReadWithinTheLimit(backend.store)
+    }
+
+    @Test(arguments: Backend.available) func theFirstSettledValueStaysForEveryone(_ backend: Backend) async throws {
+        try await StoreConformance.theFirstSettledValueStaysForEveryone(backend.store)
+    }
+
+    @Test(arguments: Backend.available) func replicasProposingTogetherSettleOnOneValue(_ backend: Backend) async throws {
+        try await StoreConformance.replicasProposingTogetherSettleOnOneValue(backend.store)
+    }
+
     @Test(arguments: Backend.available) func migrationsAreIdempotentAndDataIsShared(_ backend: Backend) async throws {
         try await StoreConformance.migrationsAreIdempotentAndDataIsShared(backend.store)
     }

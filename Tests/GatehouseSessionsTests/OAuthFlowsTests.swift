@@ -511,7 +511,7 @@ struct OAuthFlowsTests {
         let h = try H()
         let path = h.keyDirectory + "/flow-token.key"
         try Data([1, 2, 3]).write(to: URL(fileURLWithPath: path))
-        #expect(throws: FlowKeyError.self) {
+        #expect(throws: SealingKeyError.self) {
             try OAuthFlows(store: h.store, keyDirectory: h.keyDirectory, completionPoster: h.poster, clock: h.clock.now, logger: H.logger)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data([1, 2, 3]))
