@@ -1,0 +1,63 @@
+/// Byte classes of the HTTP/1.1 grammar (RFC 9110 5.6, RFC 9112) and the name folding of the
+/// strip rule, as small inlinable functions over single bytes: the parsers call them once per
+/// byte of every head, so they stay branch-light and allocation-free.
+enum HTTPBytes {
+    static let cr: UInt8 = 0x0D
+    static let lf: UInt8 = 0x0A
+    static let sp: UInt8 = 0x20
+    static let htab: UInt8 = 0x09
+    static let colon: UInt8 = 0x3A
+
+    /// tchar (RFC 9110 5.6.2).
+    @inline(__always)
+    static func isTChar(_ b: UInt8) -> Bool {
+        switch b {
+        case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
+        case 0x21, 0x23, 0x24, 0x25, 0x26, 0x27, 0x2A, 0x2B, 0x2D, 0x2E, 0x5E, 0x5F, 0x60, 0x7C, 0x7E: return true
+        default: return false
+        }
+    }
+
+    /// A byte allowed inside a field value: VCHAR, obs-text, SP, HTAB — no other control, no DEL.
+    @inline(__always)
+    static func isFieldValueByte(_ b: UInt8) -> Bool {
+        b >= 0x20 ? b != 0x7F : b == htab
+    }
+
+    /// A byte allowed in a request target or reason phrase position: visible, no SP, no control.
+    @inline(__always)
+    static func isVisible(_ b: UInt8) -> Bool { b > 0x20 && b != 0x7F }
+
+    @inline(__always)
+    static func lower(_ b: UInt8) -> UInt8 { (b >= 0x41 && b <= 0x5A) ? b | 0x20 : b }
+
+    /// Lower case with `_` as `-`: the strip rule's name folding.
+    @inline(__always)
+    static func fold(_ b: UInt8) -> UInt8 {
+        if b >= 0x41 && b <= 0x5A { return b | 0x20 }
+        return b == 0x5F ? 0x2D : b
+    }
+
+    @inline(__always)
+    static func hexValue(_ b: UInt8) -> UInt8? {
+        switch b {
+        case 0x30...0x39: return b - 0x30
+        case 0x41...0x46: return b - 0x41 + 10
+        case 0x61...0x66: return b - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    /// FNV-1a over folded bytes: the key of `FieldNameTable` (hits are confirmed byte by byte).
+    static let fnvOffset: UInt64 = 0xcbf2_9ce4_8422_2325
+    static let fnvPrime: UInt64 = 0x0000_0100_0000_01B3
+
+    @inline(__always)
+    static func fnv(_ hash: UInt64, _ b: UInt8) -> UInt64 { (hash ^ UInt64(b)) &* fnvPrime }
+
+    static func foldedHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+        var h = fnvOffset
+        for b in bytes { h = fnv(h, fold(b)) }
+        return h
+    }
+}
