@@ -162,6 +162,17 @@ let package = Package(
         ),
         .testTarget(name: "GatehouseHTTPTests", dependencies: ["GatehouseHTTP", .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio")]),
         .testTarget(name: "GatehouseConfigTests", dependencies: ["GatehouseConfig"]),
+        // The data plane without sockets: parsers, the connection state machine, the handlers
+        // over EmbeddedChannel. NIOHTTP1 is here only as the reference for the differential test.
+        .testTarget(
+            name: "GatehouseProxyTests",
+            dependencies: [
+                "GatehouseProxy", "GatehouseCore", "GatehouseIdentity", "GatehouseSessions",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "GatehouseIdentityTests",
             dependencies: [

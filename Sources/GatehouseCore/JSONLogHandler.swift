@@ -55,6 +55,18 @@ public struct JSONLogHandler: LogHandler {
 public enum LogOutput {
     private static let lock = Mutex(())
 
+    /// Writes bytes already formatted as whole lines.
+    public static func write(bytes: UnsafeRawBufferPointer, toStderr: Bool) {
+        lock.withLock { _ in
+            var offset = 0
+            while offset < bytes.count {
+                let n = Glibc.write(toStderr ? 2 : 1, bytes.baseAddress! + offset, bytes.count - offset)
+                if n <= 0 { break }
+                offset += n
+            }
+        }
+    }
+
     public static func write(_ line: String, toStderr: Bool) {
         lock.withLock { _ in
             var l = line

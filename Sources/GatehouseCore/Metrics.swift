@@ -136,6 +136,21 @@ public final class Histogram: MetricFamily {
         }
     }
 
+    /// The upper bounds of the buckets, in order.
+    public var bucketBounds: [Double] { buckets }
+
+    /// Adds observations counted elsewhere (`counts` per bucket, the last one past every bound).
+    public func merge(_ labelValues: [String], counts: [UInt64], sum: Double, count: UInt64) {
+        guard counts.count == buckets.count + 1 else { return }
+        series.withLock { all in
+            var s = all[labelValues] ?? Series(counts: [UInt64](repeating: 0, count: buckets.count + 1))
+            for i in counts.indices { s.counts[i] += counts[i] }
+            s.sum += sum
+            s.count += count
+            all[labelValues] = s
+        }
+    }
+
     func render(into out: inout String) {
         out += "# HELP \(name) \(help)\n# TYPE \(name) histogram\n"
         for (lv, s) in series.withLock({ $0 }).sorted(by: { $0.key.lexicographicallyPrecedes($1.key) }) {

@@ -48,17 +48,24 @@ public final class AssertionSigner: Sendable {
     /// A reused assertion keeps its `jti`: it names the assertion, not the request
     /// (`X-Request-Id` does that).
     public func assertion(for principal: Principal) -> String {
+        reusableAssertion(for: principal).token
+    }
+
+    /// `assertion(for:)` and until when (wall-clock seconds) it may be reused, for a caller that
+    /// keeps it itself.
+    public func reusableAssertion(for principal: Principal) -> (token: String, reuseUntil: Double) {
         let key = ReuseKey(principal)
         let now = clock()
         let shard = reuse[Int(UInt(bitPattern: key.hashValue) % UInt(reuse.count))]
-        if let hit = shard.entries.withLock({ $0[key] }), now < hit.reuseUntil, now >= hit.issuedAt { return hit.token }
+        if let hit = shard.entries.withLock({ $0[key] }), now < hit.reuseUntil, now >= hit.issuedAt { return (hit.token, hit.reuseUntil) }
         let iat = now.rounded(.down)
         let token = sign(principal, issuedAt: Int64(iat))
+        let until = iat + Double(ttlSeconds) / 2
         shard.entries.withLock { entries in
             if entries.count >= Self.reuseEntriesPerShard { entries.removeAll(keepingCapacity: true) }
-            entries[key] = (token, iat, iat + Double(ttlSeconds) / 2)
+            entries[key] = (token, iat, until)
         }
-        return token
+        return (token, until)
     }
 
     struct ReuseKey: Hashable, Sendable {

@@ -1,24 +1,24 @@
 import GatehouseCore
 import NIOCore
 
-/// One client connection served by the real `ProxyHandler`, with one pooled upstream
-/// connection, both on channels the caller provides (SPI `Benchmarks`, not API).
+/// One client connection served by the real data plane (`HTTP1Connection`), with one pooled
+/// upstream connection (`UpstreamLink`), both on channels the caller provides (SPI `Benchmarks`,
+/// not API).
 ///
-/// The benchmark passes two `EmbeddedChannel`s of one `EmbeddedEventLoop`: it writes
-/// `HTTPServerRequestPart`s into `client`, reads the forwarded `HTTPClientRequestPart`s from
-/// `upstream`, answers with `HTTPClientResponsePart`s and reads the `HTTPServerResponsePart`s the
-/// client gets. Every step in between — tenant resolution, strip, bearer extraction,
-/// authentication, limits, sessions, propagation, assertion, forwarding headers, pooling,
-/// response relay, metrics — is the production code path; only sockets and codecs are absent.
-/// A token that is not in the verified-token cache is verified on another thread, which an
-/// embedded loop does not allow: warm the cache first (`Authenticator.authenticate`).
+/// The benchmark passes two `EmbeddedChannel`s of one `EmbeddedEventLoop`: it writes request
+/// bytes into `client`, reads the forwarded bytes from `upstream`, answers with response bytes and
+/// reads what the client gets. Every step in between — parsing, tenant resolution, strip, bearer
+/// extraction, authentication, limits, sessions, propagation, assertion, forwarding headers,
+/// pooling, response relay, metrics — is the production code path; only sockets are absent. A
+/// token that is not in a verified-token cache is verified on another thread, which an embedded
+/// loop does not allow: warm the cache first (`Authenticator.authenticate`).
 @_spi(Benchmarks)
 public final class BenchmarkProxyConnection {
     public struct SetupError: Error, CustomStringConvertible {
         public let description: String
     }
 
-    private let pools: UpstreamPools
+    private let loops: LoopContexts
 
     /// Installs the handlers. Call on `client.eventLoop`; `upstream` must be active, on the same
     /// loop, and stands for a keep-alive connection to the first upstream instance of `tenant`.
@@ -30,11 +30,12 @@ public final class BenchmarkProxyConnection {
             throw SetupError(description: "tenant \(tenant) has no upstream instance in the configuration")
         }
         guard upstream.isActive else { throw SetupError(description: "the upstream channel is not active") }
-        pools = UpstreamPools(group: client.eventLoop, tls: nil)
-        guard let pool = pools.pool(for: client.eventLoop) else { throw SetupError(description: "no pool for the client's loop") }
-        let upstreamHandler = UpstreamClientHandler()
-        try upstream.pipeline.syncOperations.addHandler(upstreamHandler)
-        pool.checkin(UpstreamConnection(channel: upstream, handler: upstreamHandler, instance: instance))
-        try client.pipeline.syncOperations.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: ConnectionActivity()))
+        loops = LoopContexts(group: client.eventLoop, runtime: runtime, tls: nil)
+        guard let loop = loops.context(for: client.eventLoop) else { throw SetupError(description: "no context for the client's loop") }
+        let limits = runtime.config.snapshot.settings.limits
+        let link = UpstreamLink(idleTimeout: .seconds(Int64(max(limits.upstreamIdleTimeoutSeconds, 1))), maxHeadBytes: 65536)
+        try upstream.pipeline.syncOperations.addHandler(link)
+        loop.pool.checkin(PooledUpstream(channel: upstream, link: link, instance: instance))
+        try client.pipeline.syncOperations.addHandler(HTTP1Connection(loop: loop, scheme: scheme))
     }
 }

@@ -7,6 +7,10 @@ public final class CompiledTenant: Sendable {
     /// Canonical names (see `HeaderName.canonical`) of inbound headers always removed for this
     /// tenant: every propagated header and the assertion header.
     let strippedHeaders: Set<String>
+    /// `HTTPBytes.foldedHash` of each of `strippedHeaders` (a hit is confirmed by name).
+    let strippedHashes: Set<UInt64>
+    /// The session rules by folded-name hash.
+    let sessionHashes: [UInt64]
     let upstreams: UpstreamGroup
     let limiter: TenantLimiter
     /// The tenant's session rules with their canonical header names (DESIGN 5).
@@ -20,7 +24,9 @@ public final class CompiledTenant: Sendable {
         var stripped = Set(tenant.propagate.map { HeaderName.canonical($0.header) })
         stripped.insert(HeaderName.canonical(settings.assertion.header))
         self.strippedHeaders = stripped
+        self.strippedHashes = Set(stripped.map { HTTPBytes.foldedHash($0.utf8) })
         self.sessionRules = tenant.sessions.map { (HeaderName.canonical($0.header), $0) }
+        self.sessionHashes = sessionRules.map { HTTPBytes.foldedHash($0.canonical.utf8) }
         // Keep health state and limiter buckets across reloads when nothing relevant changed.
         let instances = tenant.upstreams.map { upstream in
             previous?.upstreams.instance(for: upstream) ?? UpstreamInstance(upstream: upstream)
@@ -51,6 +57,9 @@ public final class CompiledConfig: Sendable {
     let assertionHeaderCanonical: String
     /// Union of every tenant's stripped headers, for requests whose tenant is not known yet.
     let allStrippedHeaders: Set<String>
+    let allStrippedHashes: Set<UInt64>
+    private let protectedPrefixBytes: [[UInt8]]
+    private let assertionHash: UInt64
 
     public init(snapshot: ConfigSnapshot, previous: CompiledConfig? = nil, now: Double = monotonicSeconds()) {
         self.snapshot = snapshot
@@ -62,6 +71,26 @@ public final class CompiledConfig: Sendable {
         self.allStrippedHeaders = compiled.values.reduce(into: Set<String>()) { $0.formUnion($1.strippedHeaders) }
         self.protectedPrefixes = snapshot.settings.protectedPrefixes.map(HeaderName.canonical)
         self.assertionHeaderCanonical = HeaderName.canonical(snapshot.settings.assertion.header)
+        self.allStrippedHashes = compiled.values.reduce(into: Set<UInt64>()) { $0.formUnion($1.strippedHashes) }
+        self.protectedPrefixBytes = protectedPrefixes.map { Array($0.utf8) }
+        self.assertionHash = HTTPBytes.foldedHash(assertionHeaderCanonical.utf8)
+    }
+
+    /// `mustStrip(canonicalName:tenant:)` for a name read in place (`hash`: its folded hash).
+    func mustStrip(name: UnsafeRawBufferPointer, hash: UInt64, tenant: CompiledTenant?) -> Bool {
+        for prefix in protectedPrefixBytes where name.count >= prefix.count {
+            var same = true
+            for i in 0..<prefix.count where HTTPBytes.fold(name[i]) != prefix[i] {
+                same = false
+                break
+            }
+            if same { return true }
+        }
+        let candidate = hash == assertionHash || (tenant.map { $0.strippedHashes.contains(hash) } ?? allStrippedHashes.contains(hash))
+        guard candidate else { return false }
+        // Confirm by name (a hash is not a name).
+        let folded = String(decoding: name.map(HTTPBytes.fold), as: UTF8.self)
+        return mustStrip(canonicalName: folded, tenant: tenant)
     }
 
     /// True when an inbound header must be removed before anything else looks at the request.

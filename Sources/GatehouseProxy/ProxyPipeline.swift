@@ -1,33 +1,30 @@
 import GatehouseCore
-import GatehouseHTTP
 import NIOCore
-import NIOHTTP1
 import NIOHTTP2
 import NIOSSL
 import NIOTLS
 
-/// How a client connection's pipeline is built. Every request, whatever the protocol, ends up
-/// in a `ProxyHandler` that sees HTTP/1-shaped parts: on HTTP/2 each stream gets its own
-/// handler behind NIO's HTTP/2-to-HTTP/1 codec.
+/// How a client connection's pipeline is built. HTTP/1.1: one handler (`HTTP1Connection`), at
+/// byte level. HTTP/2: NIO's HTTP/2 handler, and per stream an `HTTP2Stream` driving the same
+/// exchange logic.
 ///
 /// - Cleartext: HTTP/1.1, or HTTP/2 with prior knowledge (h2c), told apart by the connection
 ///   preface (`ProtocolSniffer`). The `Upgrade: h2c` dance is not offered.
 /// - TLS: ALPN `h2` or `http/1.1` (no ALPN: HTTP/1.1).
 enum ProxyPipeline {
-    static func configure(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, tls: NIOSSLContext?) throws {
+    static func configure(_ channel: Channel, loop: LoopContext, tls: NIOSSLContext?) throws {
         let sync = channel.pipeline.syncOperations
-        // A client connection with no traffic either way for this long is closed (an SSE stream
-        // that is sending is not idle; a silent upstream has its own idle timeout).
-        let idle = TimeAmount.seconds(Int64(max(runtime.config.snapshot.settings.limits.upstreamIdleTimeoutSeconds, 1)))
-        // A connection with a request in progress is not idle (`ClientIdleCloser`).
-        let activity = ConnectionActivity()
-        try sync.addHandlers([IdleStateHandler(allTimeout: idle), ClientIdleCloser(activity: activity)])
+        let runtime = loop.runtime
+        // Until the protocol is known (and the TLS handshake done), a connection that sends
+        // nothing is closed after the idle timeout; the protocol's handlers time it from then on.
+        let idle = TimeAmount.milliseconds(Int64(max(loop.currentConfig().snapshot.settings.limits.upstreamIdleTimeoutSeconds, 1) * 1000))
+        try sync.addHandler(ConnectionStartTimeout(timeout: idle), name: ConnectionStartTimeout.name)
         guard let tls else {
             try sync.addHandler(ProtocolSniffer { context, isHTTP2 in
                 if isHTTP2 {
-                    try http2(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"), activity: activity)
+                    try http2(context.channel, loop: loop, scheme: scheme(runtime, "http"))
                 } else {
-                    try http1(context.channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "http"), activity: activity)
+                    try http1(context.channel, loop: loop, scheme: scheme(runtime, "http"))
                 }
             })
             return
@@ -36,8 +33,8 @@ enum ProxyPipeline {
         try sync.addHandler(ApplicationProtocolNegotiationHandler { result, channel in
             channel.eventLoop.makeCompletedFuture {
                 switch result {
-                case .negotiated("h2"): try http2(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"), activity: activity)
-                default: try http1(channel, runtime: runtime, pools: pools, scheme: scheme(runtime, "https"), activity: activity)
+                case .negotiated("h2"): try http2(channel, loop: loop, scheme: scheme(runtime, "https"))
+                default: try http1(channel, loop: loop, scheme: scheme(runtime, "https"))
                 }
             }
         })
@@ -48,35 +45,35 @@ enum ProxyPipeline {
         runtime.config.snapshot.settings.publicScheme ?? listener
     }
 
-    /// Added last: the sniffer (if any) is the only handler before them and leaves once they are in.
-    static func http1(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String, activity: ConnectionActivity) throws {
-        let sync = channel.pipeline.syncOperations
-        try sync.configureHTTPServerPipeline(withPipeliningAssistance: true, withErrorHandling: false)
-        try sync.addHandler(ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: activity))
+    /// Added last: the sniffer (if any) is the only handler before it and leaves once it is in.
+    static func http1(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+        ConnectionStartTimeout.remove(from: channel)
+        try channel.pipeline.syncOperations.addHandler(HTTP1Connection(loop: loop, scheme: scheme))
     }
 
-    static func http2(_ channel: Channel, runtime: ProxyRuntime, pools: UpstreamPools, scheme: String, activity: ConnectionActivity) throws {
+    static func http2(_ channel: Channel, loop: LoopContext, scheme: String) throws {
+        ConnectionStartTimeout.remove(from: channel)
+        let settings = loop.currentConfig().snapshot.settings
+        let sync = channel.pipeline.syncOperations
+        // A connection with no stream in progress and no traffic for the idle timeout is closed;
+        // one with a request waiting for its upstream is not idle (`ClientIdleCloser`).
+        let activity = ConnectionActivity()
+        let idle = TimeAmount.milliseconds(Int64(max(settings.limits.upstreamIdleTimeoutSeconds, 1) * 1000))
+        try sync.addHandlers([IdleStateHandler(allTimeout: idle), ClientIdleCloser(activity: activity)])
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
             HTTP2Setting(parameter: .maxConcurrentStreams, value: 256),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: max(runtime.config.snapshot.settings.limits.maxHeaderBytes, 4096)),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: max(settings.limits.maxHeaderBytes, 4096)),
             HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
         ]
         connection.targetWindowSize = 1 << 22
         var stream = NIOHTTP2Handler.StreamConfiguration()
         stream.targetWindowSize = 1 << 20
         // Before the HTTP/2 handler: it sees the frames that handler writes.
-        try channel.pipeline.syncOperations.addHandler(HTTP2ConnectionErrorCloser())
-        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream
-        ) { streamChannel in
+        try sync.addHandler(HTTP2ConnectionErrorCloser())
+        _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
-                try streamChannel.pipeline.syncOperations.addHandlers([
-                    HTTP2AuthorityCheck(),
-                    HTTP2FramePayloadToHTTP1ServerCodec(),
-                    HTTP2ResponseHeaderCleaner(),
-                    ProxyHandler(runtime: runtime, pools: pools, scheme: scheme, activity: activity, isHTTP2: true),
-                ])
+                try streamChannel.pipeline.syncOperations.addHandler(HTTP2Stream(loop: loop, scheme: scheme, activity: activity))
             }
         }
     }
@@ -143,20 +140,28 @@ final class ProtocolSniffer: ChannelInboundHandler, RemovableChannelHandler {
     }
 }
 
-/// HTTP/2 has no connection-specific header fields (RFC 9113 8.2.2): the data plane's HTTP/1
-/// logic may set `Connection: close` or pass `Keep-Alive`; those are dropped on the way out.
-final class HTTP2ResponseHeaderCleaner: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPServerResponsePart
-    typealias OutboundOut = HTTPServerResponsePart
+/// Closes a connection whose protocol is not known within `timeout` (nothing sent, or a TLS
+/// handshake that never ends). One timer, cancelled when the protocol's handlers take over.
+final class ConnectionStartTimeout: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = NIOAny
+    static let name = "gatehouse.start-timeout"
 
-    private static let forbidden = ["connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"]
+    private let timeout: TimeAmount
+    private var timer: Scheduled<Void>?
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        guard case .head(var head) = unwrapOutboundIn(data) else {
-            context.write(data, promise: promise)
-            return
-        }
-        for name in Self.forbidden { head.headers.remove(name: name) }
-        context.write(wrapOutboundOut(.head(head)), promise: promise)
+    init(timeout: TimeAmount) { self.timeout = timeout }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        timer = context.eventLoop.assumeIsolated().scheduleTask(in: timeout) { context.close(promise: nil) }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    static func remove(from channel: Channel) {
+        let sync = channel.pipeline.syncOperations
+        if let context = try? sync.context(name: name) { sync.removeHandler(context: context, promise: nil) }
     }
 }

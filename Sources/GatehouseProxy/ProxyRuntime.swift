@@ -43,8 +43,20 @@ public final class ProxyRuntime: Sendable {
     /// The configuration in force. Requests take it once, at their head, and keep it.
     public var config: CompiledConfig { current.withLock { $0 } }
 
+    /// Bumped with every new configuration: event loops keep their own reference to the
+    /// configuration and re-read it only when this changed (no lock per request).
+    let configGeneration = Atomic<Int>(0)
+
     /// Swaps in a new snapshot; upstream health and limiter state carry over where unchanged.
     public func apply(_ snapshot: ConfigSnapshot) {
-        current.withLock { old in old = CompiledConfig(snapshot: snapshot, previous: old) }
+        current.withLock { old in
+            old = CompiledConfig(snapshot: snapshot, previous: old)
+            configGeneration.wrappingAdd(1, ordering: .releasing)
+        }
+    }
+
+    /// The configuration and its generation, read together.
+    func configWithGeneration() -> (CompiledConfig, Int) {
+        current.withLock { ($0, configGeneration.load(ordering: .relaxed)) }
     }
 }

@@ -1,15 +1,14 @@
 import GatehouseCore
 import NIOCore
-import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import Synchronization
 
-/// The data-plane listener: accepts client connections and gives each its `ProxyHandler`.
+/// The data-plane listener: accepts client connections and gives each its handlers (`ProxyPipeline`).
 public final class ProxyServer: Sendable {
     private let runtime: ProxyRuntime
     private let group: EventLoopGroup
-    private let pools: UpstreamPools
+    private let loops: LoopContexts
     private let channel = Mutex<Channel?>(nil)
     /// Open client connections, to quiesce and close them at shutdown.
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
@@ -19,14 +18,13 @@ public final class ProxyServer: Sendable {
         self.group = group
         var tls = TLSConfiguration.makeClientConfiguration()
         tls.minimumTLSVersion = .tlsv12
-        self.pools = UpstreamPools(group: group, tls: try NIOSSLContext(configuration: tls))
+        self.loops = LoopContexts(group: group, runtime: runtime, tls: try NIOSSLContext(configuration: tls))
     }
 
     /// Binds and starts serving; returns the bound port (useful with port 0). With `tls`, the
     /// listener speaks TLS only (ALPN `h2`, `http/1.1`); without, HTTP/1.1 and h2c with prior knowledge.
     public func start(host: String, port: Int, tls: ListenerTLS? = nil) async throws -> Int {
-        let runtime = self.runtime
-        let pools = self.pools
+        let loops = self.loops
         let tlsContext = try tls.map(ProxyPipeline.tlsContext)
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
@@ -38,7 +36,8 @@ public final class ProxyServer: Sendable {
                 connections.withLock { $0[id] = channel }
                 channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
                 return channel.eventLoop.makeCompletedFuture {
-                    try ProxyPipeline.configure(channel, runtime: runtime, pools: pools, tls: tlsContext)
+                    guard let loop = loops.context(for: channel.eventLoop) else { throw ChannelError.ioOnClosedChannel }
+                    try ProxyPipeline.configure(channel, loop: loop, tls: tlsContext)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()

@@ -9,14 +9,14 @@ enum ReservedEndpoints {
 
     /// A response when `path` is reserved, else nil (the request goes on to authentication).
     static func handle(
-        method: HTTPMethod, path: Substring, host: String?, scheme: String, config: CompiledConfig, signer: AssertionSigner?
+        method: RequestMethod, path: Substring, host: String?, scheme: String, config: CompiledConfig, signer: AssertionSigner?
     ) -> LocalResponse? {
         if path == ProtectedResourceMetadata.wellKnownPath || path.hasPrefix(ProtectedResourceMetadata.wellKnownPath + "/") {
-            guard method == .GET || method == .HEAD else { return methodNotAllowed() }
+            guard method == .get || method == .head else { return methodNotAllowed() }
             return protectedResourceMetadata(path: path, host: host, scheme: scheme, config: config)
         }
         if path == jwksPath {
-            guard method == .GET || method == .HEAD else { return methodNotAllowed() }
+            guard method == .get || method == .head else { return methodNotAllowed() }
             guard let signer else {
                 return .error(.notFound, "not_found", "assertions are disabled")
             }

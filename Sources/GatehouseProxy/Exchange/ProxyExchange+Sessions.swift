@@ -3,19 +3,39 @@ import GatehouseSessions
 import NIOCore
 import NIOHTTP1
 
-/// DESIGN 5 on the request path: a session started by one user can never be used by another.
-extension ProxyHandler {
+/// Sessions on the request path (README "Sessions and OAuth flows"): a session started by one
+/// user can never be used by another.
+extension ProxyExchange {
     enum SessionGate {
         /// Forward; `sticky` is the instance the session lives on (`stickyOnly`: no other will do).
         case proceed(sticky: UpstreamInstance?, stickyOnly: Bool, newBindings: [SessionBinding])
         case refuse(LocalResponse)
     }
 
+    /// The request's fields for a session rule (folded name equal to the rule's canonical one).
+    func sessionFields(canonical: String, hash: UInt64) -> [Int] {
+        var out: [Int] = []
+        for i in head.fields.indices where head.fields[i].foldedHash == hash && !head.fields[i].dropped {
+            let f = head.fields[i]
+            let same = head.withBytes { p in
+                guard f.nameLength == canonical.utf8.count else { return false }
+                var j = Int(f.nameStart)
+                for c in canonical.utf8 {
+                    if HTTPBytes.fold(p[j]) != c { return false }
+                    j += 1
+                }
+                return true
+            }
+            if same { out.append(i) }
+        }
+        return out
+    }
+
     /// Checks every session header of the request against the table. Server-issued ids must be
     /// bound to the caller (else 404, as if they did not exist); client-issued ids are bound on
     /// first use (trust on first use) and refused to anyone else (403).
     func checkSessions(tenant: CompiledTenant, principal: Principal, plannedUpstream: UpstreamInstance?) -> SessionGate {
-        guard !tenant.sessionRules.isEmpty, var ex = exchange else { return .proceed(sticky: nil, stickyOnly: false, newBindings: []) }
+        guard !tenant.sessionRules.isEmpty else { return .proceed(sticky: nil, stickyOnly: false, newBindings: []) }
         let table = runtime.sessions
         let now = runtime.clock()
         let caller = BoundPrincipal(principal)
@@ -23,26 +43,28 @@ extension ProxyHandler {
         var sticky: UpstreamInstance?
         var stickyOnly = false
         var newBindings: [SessionBinding] = []
-        for (canonical, rule) in tenant.sessionRules {
-            var found: [(name: String, value: String)] = []
-            for (name, value) in ex.head.headers where HeaderName.matches(name, canonical: canonical) { found.append((name, value)) }
+        for (index, (canonical, rule)) in tenant.sessionRules.enumerated() {
+            let found = sessionFields(canonical: canonical, hash: tenant.sessionHashes[index])
             guard let first = found.first else { continue }
-            guard found.count == 1, SessionBinding.isValidID(first.value) else {
-                exchange = ex
+            let id = head.value(head.fields[first])
+            guard found.count == 1, SessionBinding.isValidID(id) else {
                 return .refuse(.error(.badRequest, "invalid_session_id", "the session header is malformed or repeated"))
             }
-            let id = first.value
             // The upstream sees exactly the header that was checked, in its configured spelling.
-            if first.name != rule.header {
-                ex.head.headers.remove(name: first.name)
-                ex.head.headers.add(name: rule.header, value: id)
+            if head.name(head.fields[first]) != rule.header {
+                head.fields[first].dropped = true
+                var lines = sessionLines ?? ByteBufferAllocator().buffer(capacity: 64)
+                lines.writeString(rule.header)
+                lines.writeStaticString(": ")
+                lines.writeString(id)
+                lines.writeCRLF()
+                sessionLines = lines
             }
             let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: id)
             switch rule.issuedBy {
             case .server:
                 let binding = table.lookup(key, now: now)
                 guard let binding, binding.principal == caller else {
-                    exchange = ex
                     let reason = binding == nil ? "unknown" : binding!.principal.isRevoked ? "revoked" : "other_principal"
                     sessionRefused(key, bound: binding?.principal, caller: caller, reason: reason)
                     return .refuse(.error(.notFound, "session_not_found", "no such session"))
@@ -50,7 +72,6 @@ extension ProxyHandler {
                 if let name = binding.upstream {
                     guard let instance = tenant.upstreams.instances.first(where: { $0.upstream.description == name }) else {
                         // The instance the session lived on is gone from the configuration.
-                        exchange = ex
                         sessionRefused(key, bound: binding.principal, caller: caller, reason: "instance_gone")
                         return .refuse(.error(.notFound, "session_not_found", "no such session"))
                     }
@@ -66,7 +87,6 @@ extension ProxyHandler {
                         sticky = tenant.upstreams.instances.first { $0.upstream.description == name }
                     }
                 case .conflict(let binding):
-                    exchange = ex
                     if binding.principal.isRevoked {
                         sessionRefused(key, bound: binding.principal, caller: caller, reason: "revoked")
                         return .refuse(.error(.forbidden, "session_forbidden", "this session was revoked"))
@@ -77,9 +97,8 @@ extension ProxyHandler {
                     newBindings.append(binding)
                 }
             }
-            ex.sessionKeys.append(key)
+            sessionKeys.append(key)
         }
-        exchange = ex
         return .proceed(sticky: sticky, stickyOnly: stickyOnly, newBindings: newBindings)
     }
 
@@ -91,9 +110,9 @@ extension ProxyHandler {
     }
 
     /// Writes `bindings` to the store off the event loop, each atomically against other writers.
-    func persist(_ bindings: [SessionBinding], on loop: EventLoop) -> EventLoopFuture<Persisted> {
+    func persist(_ bindings: [SessionBinding]) -> EventLoopFuture<Persisted> {
         let table = runtime.sessions
-        let promise = loop.makePromise(of: Persisted.self)
+        let promise = loop.eventLoop.makePromise(of: Persisted.self)
         promise.completeWithTask {
             do {
                 for b in bindings {
@@ -110,16 +129,14 @@ extension ProxyHandler {
 
     /// Client-issued bindings are durable before the request goes upstream.
     func persistThenConnect(_ bindings: [SessionBinding]) {
-        guard let context else { return }
-        phase = .connecting
-        let generation = self.generation
-        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { outcome in
-            guard self.generation == generation, self.phase == .connecting else { return }
+        stage = .waitingForStore
+        persist(bindings).assumeIsolated().whenSuccess { outcome in
+            guard self.stage == .waitingForStore, self.client?.isServing(self) == true else { return }
             switch outcome {
             case .durable:
                 self.connectNext()
             case .lost(let winner):
-                guard let principal = self.exchange?.principal else { return }
+                guard let principal = self.principal else { return }
                 let caller = BoundPrincipal(principal)
                 let revoked = winner.principal.isRevoked
                 self.sessionRefused(winner.key, bound: winner.principal, caller: caller, reason: revoked ? "revoked" : "other_principal")
@@ -127,7 +144,7 @@ extension ProxyHandler {
                     .error(.forbidden, "session_forbidden", revoked ? "this session was revoked" : "this session belongs to another user"),
                     close: false)
             case .failed:
-                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
+                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.requestID.string)"])
                 self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: false)
             }
         }
@@ -136,13 +153,15 @@ extension ProxyHandler {
     /// On a store shared with other replicas, the server-issued session ids of this request
     /// that memory does not hold: another replica may have bound them.
     func unseenServerSessions(tenant: CompiledTenant) -> [SessionKey] {
-        guard runtime.sessions.shared, let ex = exchange, !ex.sessionsFetched else { return [] }
+        guard runtime.sessions.shared, !sessionsFetched else { return [] }
         let now = runtime.clock()
         var keys: [SessionKey] = []
-        for (canonical, rule) in tenant.sessionRules where rule.issuedBy == .server {
-            let values = ex.head.headers.filter { HeaderName.matches($0.name, canonical: canonical) }
-            guard values.count == 1, SessionBinding.isValidID(values[0].value) else { continue }
-            let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: values[0].value)
+        for (index, (canonical, rule)) in tenant.sessionRules.enumerated() where rule.issuedBy == .server {
+            let found = sessionFields(canonical: canonical, hash: tenant.sessionHashes[index])
+            guard found.count == 1 else { continue }
+            let id = head.value(head.fields[found[0]])
+            guard SessionBinding.isValidID(id) else { continue }
+            let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: id)
             if runtime.sessions.lookup(key, now: now) == nil { keys.append(key) }
         }
         return keys
@@ -150,12 +169,10 @@ extension ProxyHandler {
 
     /// Reads `keys` from the store into memory, then carries on with `principal`.
     func fetchSessionsThenContinue(_ keys: [SessionKey], principal: Principal) {
-        guard let context else { return }
-        exchange?.sessionsFetched = true
-        phase = .connecting
-        let generation = self.generation
+        sessionsFetched = true
+        stage = .waitingForStore
         let table = runtime.sessions
-        let promise = context.eventLoop.makePromise(of: Bool.self)
+        let promise = loop.eventLoop.makePromise(of: Bool.self)
         promise.completeWithTask {
             do {
                 for key in keys { _ = try await table.fetch(key) }
@@ -165,11 +182,12 @@ extension ProxyHandler {
             }
         }
         promise.futureResult.assumeIsolated().whenSuccess { ok in
-            guard self.generation == generation, self.phase == .connecting else { return }
+            guard self.stage == .waitingForStore, self.client?.isServing(self) == true else { return }
             if ok {
+                self.stage = .admitting
                 self.authenticated(principal)
             } else {
-                self.runtime.logger.error("session lookup failed", metadata: ["request_id": "\(self.exchange?.requestID ?? "")"])
+                self.runtime.logger.error("session lookup failed", metadata: ["request_id": "\(self.requestID.string)"])
                 self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: false)
             }
         }
@@ -178,20 +196,20 @@ extension ProxyHandler {
     /// Response-side rules: a server-issued session id seen for the first time is bound to the
     /// caller and the instance that issued it; DELETE answered 2xx, or a 404 for the session,
     /// ends the binding. Returns the new bindings that must be durable before the head goes out.
-    func sessionsAfterResponse(head: HTTPResponseHead, instance: UpstreamInstance) -> [SessionBinding] {
-        guard let ex = exchange, let tenant = ex.tenant, let principal = ex.principal, !tenant.sessionRules.isEmpty else { return [] }
+    func sessionsAfterResponse(_ response: ResponseHead, instance: UpstreamInstance) -> [SessionBinding] {
+        guard let tenant, let principal, !tenant.sessionRules.isEmpty else { return [] }
         let table = runtime.sessions
-        let status = head.status.code
-        if !ex.sessionKeys.isEmpty {
+        let status = response.status
+        if !sessionKeys.isEmpty {
             // DELETE answered 2xx ends any session it carried. A 404 ends only server-issued
             // sessions (the MCP way of saying "this session is gone"): a client-issued binding
             // must not fall to a 404, or a stray 404 would let the next caller claim the id.
             let serverHeaders = Set(tenant.sessionRules.filter { $0.rule.issuedBy == .server }.map(\.canonical))
             let ended: [SessionKey]
-            if ex.head.method == .DELETE, (200..<300).contains(status) {
-                ended = ex.sessionKeys
+            if head.method == .delete, (200..<300).contains(status) {
+                ended = sessionKeys
             } else if status == 404 {
-                ended = ex.sessionKeys.filter { serverHeaders.contains($0.header) }
+                ended = sessionKeys.filter { serverHeaders.contains($0.header) }
             } else {
                 ended = []
             }
@@ -203,10 +221,11 @@ extension ProxyHandler {
         let now = runtime.clock()
         let caller = BoundPrincipal(principal)
         var fresh: [SessionBinding] = []
-        for (canonical, rule) in tenant.sessionRules where rule.issuedBy == .server {
-            guard let value = head.headers.first(where: { HeaderName.matches($0.name, canonical: canonical) })?.value else { continue }
+        for (index, (canonical, rule)) in tenant.sessionRules.enumerated() where rule.issuedBy == .server {
+            guard let field = response.first(canonical: canonical, hash: tenant.sessionHashes[index]) else { continue }
+            let value = response.value(field)
             let key = SessionKey(tenant: tenant.tenant.id, header: rule.header, id: value)
-            if ex.sessionKeys.contains(key) { continue }
+            if sessionKeys.contains(key) { continue }
             guard SessionBinding.isValidID(value) else {
                 runtime.logger.warning("upstream issued an unusable session id", metadata: ["tenant": "\(tenant.tenant.id)", "header": "\(rule.header)"])
                 continue
@@ -232,13 +251,11 @@ extension ProxyHandler {
     }
 
     /// Holds the response until `bindings` are durable, then lets it through in order.
-    func holdResponse(_ head: HTTPResponseHead, until bindings: [SessionBinding]) {
-        guard let context else { return }
-        exchange?.heldHead = head
-        exchange?.held = []
-        let generation = self.generation
-        persist(bindings, on: context.eventLoop).assumeIsolated().whenSuccess { outcome in
-            guard self.generation == generation, var ex = self.exchange, let context = self.context, let head = ex.heldHead else { return }
+    func holdResponse(_ outgoing: OutgoingHead, until bindings: [SessionBinding]) {
+        heldHead = outgoing
+        held = []
+        persist(bindings).assumeIsolated().whenSuccess { outcome in
+            guard self.client?.isServing(self) == true, self.stage != .done, let head = self.heldHead else { return }
             if case .lost(let winner) = outcome {
                 // As when memory knew it: the upstream handed out someone else's id; the caller
                 // will be refused when it uses it.
@@ -246,39 +263,43 @@ extension ProxyHandler {
                     "upstream issued a session id already bound to another principal",
                     metadata: [
                         "tenant": "\(winner.key.tenant)", "session": "\(SessionTable.logLabel(winner.key.id))",
-                        "bound_sub": "\(winner.principal.subject)", "caller_sub": "\(ex.principal?.subject ?? "-")",
+                        "bound_sub": "\(winner.principal.subject)", "caller_sub": "\(self.principal?.subject ?? "-")",
                     ])
             }
-            let ok: Bool
-            if case .failed = outcome { ok = false } else { ok = true }
-            let parts = ex.held ?? []
-            ex.held = nil
-            ex.heldHead = nil
-            if !ok {
-                ex.responseHeadSent = false
-                self.exchange = ex
-                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(ex.requestID)"])
+            let parts = self.held ?? []
+            // Reads held back while the response waited go on (also for a connection the
+            // replay returns to the pool).
+            let link = self.upstream?.link
+            self.held = nil
+            self.heldHead = nil
+            if case .failed = outcome {
+                self.responseHeadSent = false
+                self.runtime.logger.error("session binding not persisted", metadata: ["request_id": "\(self.requestID.string)"])
                 self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: true)
                 return
             }
-            self.exchange = ex
-            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-            for part in parts { self.upstreamReceived(part) }
-            context.flush()
-            ex.upstream?.handler.resumeReading()
+            self.client?.writeHead(head, body: nil)
+            for part in parts {
+                switch part {
+                case .body(let data): self.relayBody(data)
+                case .end: self.upstreamResponseEnd()
+                }
+            }
+            self.client?.flush()
+            link?.resumeReading()
         }
     }
 
     /// A refused session reuse: logged with both subjects and a hash of the id, never the id.
     func sessionRefused(_ key: SessionKey, bound: BoundPrincipal?, caller: BoundPrincipal, reason: String) {
         runtime.metrics.sessionRejections.increment([key.tenant.rawValue, reason])
-        exchange?.reason = "session_\(reason)"
+        self.reason = "session_\(reason)"
         runtime.logger.warning(
             "session reuse refused",
             metadata: [
                 "tenant": "\(key.tenant)", "header": "\(key.header)", "session": "\(SessionTable.logLabel(key.id))",
                 "bound_sub": "\(bound?.subject ?? "-")", "caller_sub": "\(caller.subject)", "reason": "\(reason)",
-                "request_id": "\(exchange?.requestID ?? "")",
+                "request_id": "\(requestID.string)",
             ])
     }
 }

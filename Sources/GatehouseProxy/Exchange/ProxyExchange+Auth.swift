@@ -1,0 +1,162 @@
+import GatehouseCore
+import GatehouseIdentity
+import NIOCore
+import NIOHTTP1
+
+extension ProxyExchange {
+    /// The token is verified: from this loop's cache (no hashing, no lock), else the
+    /// process-wide cache, else in full — asynchronously only when the IdP's keys must be fetched.
+    func authenticate() {
+        guard let range = tokenRange else { return }
+        let useCache = settings.identity.tokenCacheEntries > 0
+        let now = runtime.clock()
+        if useCache,
+            let entry = head.withBytes({ p in
+                loop.tokens.lookup(UnsafeRawBufferPointer(rebasing: p[range]), scope: routedTenant, generation: configGeneration, now: now)
+            })
+        {
+            loop.stats.tokenCache(hit: true)
+            verified = entry
+            authenticated(entry.principal)
+            return
+        }
+        let token = head.string(range)
+        let snapshot = config.snapshot
+        if let principal = runtime.authenticator.cachedPrincipal(token: token, tenant: routedTenant, snapshot: snapshot) {
+            remember(principal, now: now)
+            authenticated(principal)
+            return
+        }
+        stage = .authenticating
+        let authenticator = runtime.authenticator
+        let scope = routedTenant
+        let promise = loop.eventLoop.makePromise(of: Result<Principal, AuthError>.self)
+        promise.completeWithTask { await authenticator.authenticate(token: token, tenant: scope, snapshot: snapshot) }
+        promise.futureResult.assumeIsolated().whenSuccess { result in
+            guard self.stage == .authenticating, self.client?.isServing(self) == true else { return }
+            switch result {
+            case .success(let principal):
+                self.remember(principal, now: self.runtime.clock())
+                self.authenticated(principal)
+            case .failure(let failure):
+                self.authenticationFailed(failure)
+            }
+        }
+    }
+
+    /// Keeps a verification in this loop's cache, with the header lines it propagates.
+    func remember(_ principal: Principal, now: Double) {
+        guard settings.identity.tokenCacheEntries > 0, let range = tokenRange, let tenant = config.tenants[principal.tenant] else { return }
+        let entry = VerifiedEntry(
+            token: head.withBytes { Array($0[range]) }, scope: routedTenant, generation: configGeneration, principal: principal,
+            tenant: tenant, validUntil: Double(principal.expiresAt) + Double(settings.identity.clockSkewSeconds),
+            propagated: PropagatedLines.build(tenant: tenant, principal: principal, logger: runtime.logger))
+        loop.tokens.insert(entry)
+        verified = entry
+    }
+
+    func authenticationFailed(_ failure: AuthError) {
+        if local == .callback {
+            // A callback may prove itself with the flow cookie instead; a bad bearer is no proof.
+            completeFlow(principal: nil)
+            return
+        }
+        runtime.metrics.authFailures.increment([tenant?.tenant.id.rawValue ?? "-", failure.reason])
+        if failure.kind != .missingToken {
+            runtime.logger.info(
+                "authentication failed",
+                metadata: [
+                    "tenant": "\(tenant?.tenant.id.rawValue ?? "-")", "reason": "\(failure.reason)", "detail": "\(failure.detail)",
+                    "request_id": "\(requestID.string)",
+                ])
+        }
+        let prm = ProtectedResourceMetadata.url(scheme: scheme, host: host, tenant: tenant)
+        respondLocally(.authFailure(failure, resourceMetadataURL: prm), close: false)
+    }
+
+    // MARK: - After authentication
+
+    func authenticated(_ principal: Principal) {
+        guard let tenant = config.tenants[principal.tenant] else {
+            authenticationFailed(.invalid("unknown_issuer", "tenant vanished during reload"))
+            return
+        }
+        if self.tenant == nil {
+            // Routed by issuer: strip this tenant's headers too (already covered by the union of
+            // every tenant's, but keep the rule explicit).
+            Admission.markStripped(&head, config: config, tenant: tenant)
+        }
+        self.tenant = tenant
+        self.principal = principal
+        switch local {
+        case .createFlow?:
+            stage = .collecting
+            if requestEnded {
+                bodyCollected()
+            } else {
+                client?.bodyWanted()
+            }
+            return
+        case .callback?:
+            completeFlow(principal: principal)
+            return
+        case nil:
+            break
+        }
+        let now = monotonicSeconds()
+        // Admitted once per request, before any store lookup below: the tenant's rate limit
+        // also bounds how often its callers can make a replica ask the database.
+        if !rateAdmitted {
+            if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
+                var headers = HTTPHeaders()
+                headers.add(name: "retry-after", value: String(retryAfter))
+                respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
+                return
+            }
+            rateAdmitted = true
+        }
+        let unseen = unseenServerSessions(tenant: tenant)
+        if !unseen.isEmpty {
+            fetchSessionsThenContinue(unseen, principal: principal)
+            return
+        }
+        guard tenant.limiter.acquireSlot() else {
+            var headers = HTTPHeaders()
+            headers.add(name: "retry-after", value: "1")
+            respondLocally(
+                .error(.tooManyRequests, "concurrency_limited", "too many concurrent requests for this tenant", headers: headers),
+                close: false)
+            return
+        }
+        slotHeld = true
+        var order = tenant.upstreams.attemptOrder(now: now)
+        let newBindings: [SessionBinding]
+        switch checkSessions(tenant: tenant, principal: principal, plannedUpstream: order.first) {
+        case .refuse(let response):
+            respondLocally(response, close: false)
+            return
+        case .proceed(let sticky, let stickyOnly, let bindings):
+            if let sticky {
+                order = stickyOnly ? [sticky] : [sticky] + order.filter { $0 !== sticky }
+            }
+            newBindings = bindings
+        }
+        attempts = order
+        attemptIndex = 0
+        if newBindings.isEmpty {
+            if isHTTP2 {
+                // After the frames already read on this connection: a reset among them ends this
+                // stream first, and nothing of it goes upstream.
+                stage = .connecting
+                loop.eventLoop.assumeIsolated().execute {
+                    guard self.stage == .connecting, self.client?.isServing(self) == true else { return }
+                    self.connectNext()
+                }
+            } else {
+                connectNext()
+            }
+        } else {
+            persistThenConnect(newBindings)
+        }
+    }
+}

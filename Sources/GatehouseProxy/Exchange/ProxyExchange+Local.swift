@@ -1,0 +1,101 @@
+import GatehouseCore
+import GatehouseSessions
+import NIOCore
+
+extension ProxyExchange {
+    func refuse(_ refusal: Admission.Refusal, close: Bool) {
+        respondLocally(
+            .error(.init(statusCode: refusal.status), refusal.code, refusal.message), close: close, reason: refusal.reason)
+    }
+
+    /// Gatehouse answers the request itself (errors map to HTTP in `LocalResponse`).
+    func respondLocally(_ response: LocalResponse, close: Bool, reason: String? = nil) {
+        guard stage != .done, !responseHeadSent else { return }
+        if let upstream {
+            upstream.link.delegate = nil
+            upstream.channel.close(promise: nil)
+            self.upstream = nil
+        }
+        status = Int(response.status.code)
+        self.reason = reason ?? response.reason
+        responseHeadSent = true
+        responseEnded = true
+        if close { closeAfter = true }
+        var extra: [(String, String)] = []
+        extra.reserveCapacity(response.headers.count + 1)
+        for (name, value) in response.headers where name.lowercased() != "content-length" && name.lowercased() != "connection" {
+            extra.append((name, value))
+        }
+        extra.append(("x-request-id", requestID.string))
+        bytesOut = response.body.count
+        let outgoing = OutgoingHead(status: status, upstream: nil, extra: extra, framing: .length(response.body.count), close: closeAfter)
+        var body: ByteBuffer?
+        if !response.body.isEmpty {
+            var b = ByteBufferAllocator().buffer(capacity: response.body.count)
+            b.writeBytes(response.body)
+            body = b
+        }
+        guard let client else { return }
+        client.writeHead(outgoing, body: body)
+        client.writeEnd()
+        if requestEnded || closeAfter {
+            maybeFinish()
+        } else {
+            // The rest of the body is read and dropped; the connection may then serve another request.
+            stage = .draining
+            client.bodyWanted()
+        }
+    }
+
+    /// The access-log line (README "Observability"): never a token, cookie or query string.
+    func writeAccessLine() {
+        let now = SystemWallClock.now()
+        let micros = max(0, Int(((monotonicSeconds() - startedAt) * 1_000_000).rounded()))
+        let log = loop.log
+        log.appendLine { out in
+            out.writeStaticString("{\"time\":\"")
+            log.writeTimestamp(now, into: &out)
+            out.writeStaticString("\",\"type\":\"access\",\"request_id\":\"")
+            requestID.write(into: &out)
+            out.writeStaticString("\",\"tenant\":")
+            if let t = tenant?.tenant.id.rawValue { out.writeJSONString(t) } else { out.writeStaticString("null") }
+            out.writeStaticString(",\"method\":")
+            out.writeJSONString(head.methodName)
+            out.writeStaticString(",\"path\":")
+            out.writeJSONString(Self.loggedPath(path))
+            out.writeStaticString(",\"status\":")
+            out.writeDecimal(status)
+            out.writeStaticString(",\"duration_ms\":")
+            out.writeDecimal(micros / 1000)
+            out.writeInteger(UInt8(ascii: "."))
+            let fraction = micros % 1000
+            out.writeInteger(UInt8(0x30 + fraction / 100))
+            out.writeInteger(UInt8(0x30 + (fraction / 10) % 10))
+            out.writeInteger(UInt8(0x30 + fraction % 10))
+            out.writeStaticString(",\"upstream\":")
+            if let u = upstreamName { out.writeJSONString(u) } else { out.writeStaticString("null") }
+            out.writeStaticString(",\"bytes_in\":")
+            out.writeDecimal(bodyBytes)
+            out.writeStaticString(",\"bytes_out\":")
+            out.writeDecimal(bytesOut)
+            if let r = reason {
+                out.writeStaticString(",\"reason\":")
+                out.writeJSONString(r)
+            }
+            if let s = principal?.subject {
+                out.writeStaticString(",\"sub\":")
+                out.writeJSONString(s)
+            }
+            out.writeStaticString("}\n")
+        }
+    }
+
+    /// The path as logged: a flow's start handle is a bearer secret (it mints that flow's
+    /// browser cookie), so it is redacted, under a tenant prefix too.
+    static func loggedPath(_ path: String) -> String {
+        var p = path
+        if let range = p.range(of: OAuthFlows.startPath) { p = String(p[..<range.upperBound]) + "<redacted>" }
+        if p.utf8.count > 2048 { p = String(p.utf8.prefix(2048)) ?? "" }
+        return p
+    }
+}

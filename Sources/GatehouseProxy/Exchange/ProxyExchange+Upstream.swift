@@ -1,0 +1,271 @@
+import GatehouseCore
+import GatehouseSessions
+import NIOCore
+import NIOHTTP1
+
+extension ProxyExchange: UpstreamLinkDelegate {
+    // MARK: - Connecting
+
+    func connectNext() {
+        guard attemptIndex < attempts.count else {
+            respondLocally(.error(.badGateway, "bad_gateway", "no upstream instance could be reached"), close: false, reason: "no_upstream")
+            return
+        }
+        let instance = attempts[attemptIndex]
+        attemptIndex += 1
+        if let conn = loop.pool.checkout(instance) {
+            startForwarding(conn)
+            return
+        }
+        stage = .connecting
+        let limits = settings.limits
+        let pool = loop.pool
+        pool.connect(
+            instance, connectTimeout: .milliseconds(Int64(limits.upstreamConnectTimeoutSeconds * 1000)),
+            idleTimeout: .milliseconds(Int64(limits.upstreamIdleTimeoutSeconds * 1000)), maxHeadBytes: max(limits.maxHeaderBytes, 16 * 1024)
+        ).assumeIsolated().whenComplete { result in
+            switch result {
+            case .success(let conn):
+                guard self.stage == .connecting, self.client?.isServing(self) == true else {
+                    // Nobody needs it any more; keep it for the next request.
+                    pool.checkin(conn)
+                    return
+                }
+                self.startForwarding(conn)
+            case .failure(let error):
+                instance.recordFailure(now: monotonicSeconds())
+                guard self.stage == .connecting, self.client?.isServing(self) == true else { return }
+                self.runtime.logger.warning(
+                    "upstream connect failed",
+                    metadata: ["upstream": "\(instance.upstream)", "error": "\(error)", "request_id": "\(self.requestID.string)"])
+                self.connectNext()
+            }
+        }
+    }
+
+    private func startForwarding(_ conn: PooledUpstream) {
+        guard let principal, let tenant else { return }
+        conn.link.delegate = self
+        conn.link.begin(method: head.method)
+        upstream = conn
+        upstreamName = conn.instance.upstream.description
+        upstreamStartedAt = monotonicSeconds()
+        stage = .forwarding
+        forwardChunked = framing == .chunked
+
+        var assertion: ByteBuffer?
+        if settings.assertion.enabled, let signer = runtime.signer {
+            let now = runtime.clock()
+            if let entry = verified, let line = entry.assertion, now < entry.assertionReuseUntil {
+                assertion = line
+            } else {
+                let (token, until) = signer.reusableAssertion(for: principal)
+                let line = PropagatedLines.assertion(header: settings.assertion.header, token: token)
+                verified?.assertion = line
+                verified?.assertionReuseUntil = until
+                assertion = line
+            }
+        }
+        let propagated = verified?.propagated ?? PropagatedLines.build(tenant: tenant, principal: principal, logger: runtime.logger)
+        let input = UpstreamHead.Input(
+            head: head, framing: framing, strippedPrefix: strippedPrefix, basePath: conn.instance.upstream.basePath,
+            upstreamHost: conn.instance.upstream.hostHeader, preserveHost: tenant.tenant.preserveHost,
+            dropAuthorization: tenant.tenant.authorization == .drop, propagated: propagated, assertion: assertion,
+            sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID)
+        var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)
+        UpstreamHead.write(input, into: &out)
+        conn.link.write(out)
+        if !requestEnded {
+            if let expect = head.first(.expect), head.valueEquals(expect, "100-continue") {
+                // The client waits for a go-ahead before sending its body; the upstream never saw
+                // `Expect`, so Gatehouse gives it, now that the request is authorised and routed.
+                client?.sendContinue()
+            }
+            // Body bytes already read go out with the head (one write).
+            client?.bodyWanted()
+        }
+        conn.link.flush()
+    }
+
+    // MARK: - UpstreamLinkDelegate
+
+    var clientCanTakeMore: Bool { (client?.isWritable ?? false) && held == nil }
+
+    func upstreamResponseHead(_ response: ResponseHead) {
+        guard let conn = upstream, let client else { return }
+        conn.instance.recordSuccess()
+        if let tenant { loop.stats.upstreamLatency(tenant: tenant, seconds: monotonicSeconds() - upstreamStartedAt) }
+        status = response.status
+        var response = response
+        let framing = prepare(&response)
+        clientFraming = framing
+        if case .untilClose = framing { closeAfter = true }
+        var extra: [(String, String)] = []
+        if response.first(.xRequestID) == nil { extra.append(("x-request-id", requestID.string)) }
+        let outgoing = OutgoingHead(status: response.status, upstream: response, extra: extra, framing: framing, close: closeAfter)
+        startElicitationScan(response)
+        responseHeadSent = true
+        let newBindings = sessionsAfterResponse(response, instance: conn.instance)
+        if !newBindings.isEmpty {
+            holdResponse(outgoing, until: newBindings)
+            return
+        }
+        client.writeHead(outgoing, body: nil)
+    }
+
+    /// Marks what of the upstream's head does not go to the client, and decides the client's framing.
+    private func prepare(_ response: inout ResponseHead) -> ClientFraming {
+        var named: [String] = []
+        for f in response.fields where f.kind == .connection {
+            for token in response.tokens(f) where token != "close" && token != "keep-alive" { named.append(token) }
+        }
+        let reader = response.bodyReader(requestMethod: head.method)
+        let noBody: Bool
+        if case .none? = reader { noBody = true } else { noBody = false }
+        response.withBytes { p in
+            for i in response.fields.indices {
+                let f = response.fields[i]
+                var drop = f.kind.isHopByHop || f.kind == .transferEncoding || (f.kind == .contentLength && !noBody)
+                if !drop, f.hasUnderscore {
+                    drop = FieldKind.classifyFolded(UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])).guardsLookalikes
+                }
+                if !drop, !named.isEmpty, f.kind == .other {
+                    let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
+                    drop = named.contains { n in n.utf8.count == name.count && zip(n.utf8, name).allSatisfy { $0 == HTTPBytes.lower($1) } }
+                }
+                response.fields[i].dropped = drop
+            }
+        }
+        switch reader {
+        case .none?, nil: return .none
+        case .length(let n)?: return .length(n)
+        case .chunked?, .untilClose?: return head.isHTTP10 ? .untilClose : .chunked
+        }
+    }
+
+    func upstreamResponseBody(_ data: ByteBuffer) {
+        if held != nil {
+            held?.append(.body(data))
+            return
+        }
+        relayBody(data)
+    }
+
+    func relayBody(_ data: ByteBuffer) {
+        bytesOut += data.readableBytes
+        if let scanner {
+            scanner.feed(data.readableBytesView)
+            recordElicitations(scanner.drain())
+        }
+        client?.writeBody(data)
+    }
+
+    func upstreamResponseEnd() {
+        if held != nil {
+            held?.append(.end)
+            return
+        }
+        if let scanner { recordElicitations(scanner.finish()) }
+        responseEnded = true
+        if requestEnded {
+            responseFinishedWithUpstream()
+        } else if let conn = upstream {
+            // The upstream answered before the request body was complete: that connection is
+            // mid-request and cannot be reused; the client connection cannot either.
+            conn.link.delegate = nil
+            conn.channel.close(promise: nil)
+            upstream = nil
+            closeAfter = true
+        }
+        client?.writeEnd()
+        maybeFinish()
+    }
+
+    /// Response and request both complete: the upstream connection goes back to the pool.
+    func responseFinishedWithUpstream() {
+        guard let conn = upstream, conn.link.responseComplete else { return }
+        upstream = nil
+        loop.pool.checkin(conn)
+    }
+
+    func upstreamReadComplete() {
+        client?.flush()
+    }
+
+    func upstreamWritabilityChanged(_ writable: Bool) {
+        guard stage == .forwarding else { return }
+        client?.upstreamWritable(writable)
+    }
+
+    func upstreamBroke(_ failure: UpstreamFailure) {
+        guard let conn = upstream else { return }
+        upstream = nil
+        if failure.blamesInstance { conn.instance.recordFailure(now: monotonicSeconds()) }
+        runtime.logger.warning(
+            "upstream error", metadata: ["error": "\(failure)", "request_id": "\(requestID.string)", "upstream": "\(conn.instance.upstream.description)"])
+        let timeout: Bool
+        if case .idleTimeout = failure { timeout = true } else { timeout = false }
+        if responseHeadSent && held == nil {
+            // Mid-stream: all that can be done is end the client connection so it sees the truncation.
+            abortClient(reason: timeout ? "upstream_timeout" : "upstream_closed")
+            return
+        }
+        responseHeadSent = false
+        held = nil
+        heldHead = nil
+        if timeout {
+            respondLocally(.error(.gatewayTimeout, "gateway_timeout", "the upstream did not answer in time"), close: !requestEnded, reason: "upstream_timeout")
+        } else {
+            respondLocally(.error(.badGateway, "bad_gateway", "the upstream connection failed"), close: !requestEnded, reason: "upstream_failed")
+        }
+    }
+
+    /// The client can take more response bytes again.
+    func clientBecameWritable() {
+        upstream?.link.resumeReading()
+    }
+}
+
+extension LinkPool {
+    /// Reads and drops the response to a request whose client went away after the whole
+    /// request was sent, then returns the connection to the pool (a client resetting streams
+    /// cannot make Gatehouse throw pooled connections away). Over 256 KiB, or on any failure,
+    /// the connection is closed instead; the idle timeout bounds a response that never ends.
+    func discardResponseThenCheckin(_ conn: PooledUpstream) {
+        let discarder = ResponseDiscarder(connection: conn, pool: self)
+        conn.link.retainedDelegate = discarder
+        conn.link.delegate = discarder
+        conn.link.resumeReading()
+    }
+}
+
+/// See `LinkPool.discardResponseThenCheckin`.
+final class ResponseDiscarder: UpstreamLinkDelegate {
+    static let limit = 256 * 1024
+    private let connection: PooledUpstream
+    private let pool: LinkPool
+    private var bytes = 0
+
+    init(connection: PooledUpstream, pool: LinkPool) {
+        self.connection = connection
+        self.pool = pool
+    }
+
+    var clientCanTakeMore: Bool { true }
+    func upstreamResponseHead(_ head: ResponseHead) {}
+    func upstreamResponseBody(_ data: ByteBuffer) {
+        bytes += data.readableBytes
+        if bytes > Self.limit {
+            connection.link.delegate = nil
+            connection.link.retainedDelegate = nil
+            connection.channel.close(promise: nil)
+        }
+    }
+    func upstreamResponseEnd() {
+        connection.link.retainedDelegate = nil
+        pool.checkin(connection)
+    }
+    func upstreamReadComplete() {}
+    func upstreamWritabilityChanged(_ writable: Bool) {}
+    func upstreamBroke(_ failure: UpstreamFailure) { connection.link.retainedDelegate = nil }
+}
