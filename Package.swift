@@ -89,7 +89,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The data plane.
+        // The data plane: HTTP/1.1 at byte level on both sides (no HTTP codec), HTTP/2 streams
+        // driving the same exchange.
         .target(
             name: "GatehouseProxy",
             dependencies: [
@@ -99,7 +100,6 @@ let package = Package(
                 "GatehouseHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTP2", package: "swift-nio-http2"),
                 .product(name: "NIOHPACK", package: "swift-nio-http2"),
                 .product(name: "NIOTLS", package: "swift-nio"),

@@ -1,22 +1,21 @@
 import GatehouseCore
-import NIOHTTP1
 
 /// A response Gatehouse writes itself (DESIGN 7). Errors map to HTTP here and only here.
 struct LocalResponse {
-    var status: HTTPResponseStatus
-    var headers: HTTPHeaders
+    var status: ResponseStatus
+    var headers: ResponseFields
     var body: [UInt8]
     /// Short reason for logs and metrics (`missing_token`, `expired`, `no_upstream`…).
     var reason: String?
 
-    init(status: HTTPResponseStatus, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8], reason: String? = nil) {
+    init(status: ResponseStatus, headers: ResponseFields = ResponseFields(), body: [UInt8], reason: String? = nil) {
         self.status = status
         self.headers = headers
         self.body = body
         self.reason = reason
     }
 
-    static func json(_ status: HTTPResponseStatus, _ value: JSONValue, headers: HTTPHeaders = HTTPHeaders()) -> LocalResponse {
+    static func json(_ status: ResponseStatus, _ value: JSONValue, headers: ResponseFields = ResponseFields()) -> LocalResponse {
         var h = headers
         h.replaceOrAdd(name: "content-type", value: "application/json")
         h.replaceOrAdd(name: "cache-control", value: "no-store")
@@ -24,7 +23,7 @@ struct LocalResponse {
     }
 
     static func error(
-        _ status: HTTPResponseStatus, _ code: String, _ description: String, headers: HTTPHeaders = HTTPHeaders(),
+        _ status: ResponseStatus, _ code: String, _ description: String, headers: ResponseFields = ResponseFields(),
         reason: String? = nil
     ) -> LocalResponse {
         var r = json(status, .object(["error": .string(code), "error_description": .string(description)]), headers: headers)
@@ -36,7 +35,7 @@ struct LocalResponse {
     /// pointing at the tenant's Protected Resource Metadata (RFC 9728).
     static func authFailure(_ failure: AuthError, resourceMetadataURL: String) -> LocalResponse {
         let prm = "resource_metadata=\"\(resourceMetadataURL)\""
-        var headers = HTTPHeaders()
+        var headers = ResponseFields()
         switch failure.kind {
         case .missingToken:
             headers.add(name: "www-authenticate", value: "Bearer realm=\"gatehouse\", \(prm)")

@@ -1,6 +1,5 @@
 import GatehouseCore
 import GatehouseIdentity
-import NIOHTTP1
 
 /// Paths Gatehouse answers itself, before tenant authentication (DESIGN 3.1).
 enum ReservedEndpoints {
@@ -20,7 +19,7 @@ enum ReservedEndpoints {
             guard let signer else {
                 return .error(.notFound, "not_found", "assertions are disabled")
             }
-            var headers = HTTPHeaders()
+            var headers = ResponseFields()
             headers.add(name: "content-type", value: "application/json")
             headers.add(name: "cache-control", value: "public, max-age=300")
             return LocalResponse(status: .ok, headers: headers, body: signer.jwksDocument)
@@ -34,7 +33,7 @@ enum ReservedEndpoints {
     }
 
     private static func methodNotAllowed() -> LocalResponse {
-        var headers = HTTPHeaders()
+        var headers = ResponseFields()
         headers.add(name: "allow", value: "GET, HEAD")
         return .error(.methodNotAllowed, "method_not_allowed", "only GET is allowed here", headers: headers)
     }

@@ -1,6 +1,5 @@
 import GatehouseCore
 import GatehouseSessions
-import NIOHTTP1
 
 /// The OAuth flow endpoints under `/.gatehouse/oauth/` (README "Verified OAuth 3-legged flows").
 enum OAuthEndpoint {
@@ -29,7 +28,7 @@ enum OAuthEndpoint {
     }
 
     private static func methodNotAllowed(_ allow: String) -> LocalResponse {
-        var headers = HTTPHeaders()
+        var headers = ResponseFields()
         headers.add(name: "allow", value: allow)
         return .error(.methodNotAllowed, "method_not_allowed", "use \(allow) here", headers: headers)
     }

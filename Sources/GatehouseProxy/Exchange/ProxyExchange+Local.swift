@@ -26,9 +26,9 @@ extension ProxyExchange {
         for (name, value) in response.headers where name.lowercased() != "content-length" && name.lowercased() != "connection" {
             extra.append((name, value))
         }
-        extra.append(("x-request-id", requestID.string))
         bytesOut = response.body.count
-        let outgoing = OutgoingHead(status: status, upstream: nil, extra: extra, framing: .length(response.body.count), close: closeAfter)
+        let outgoing = OutgoingHead(
+            status: status, upstream: nil, extra: extra, framing: .length(response.body.count), close: closeAfter, requestID: requestID)
         var body: ByteBuffer?
         if !response.body.isEmpty {
             var b = ByteBufferAllocator().buffer(capacity: response.body.count)
@@ -93,6 +93,7 @@ extension ProxyExchange {
     /// The path as logged: a flow's start handle is a bearer secret (it mints that flow's
     /// browser cookie), so it is redacted, under a tenant prefix too.
     static func loggedPath(_ path: String) -> String {
+        guard path.utf8.count > 2048 || path.utf8.contains(UInt8(ascii: ".")) else { return path }
         var p = path
         if let range = p.range(of: OAuthFlows.startPath) { p = String(p[..<range.upperBound]) + "<redacted>" }
         if p.utf8.count > 2048 { p = String(p.utf8.prefix(2048)) ?? "" }

@@ -2,7 +2,6 @@ import GatehouseCore
 import GatehouseHTTP
 import GatehouseSessions
 import NIOCore
-import NIOHTTP1
 
 extension ProxyExchange {
     /// `POST /.gatehouse/oauth/flows`, once the caller is authenticated and the body is complete.
@@ -69,10 +68,10 @@ extension ProxyExchange {
         promise.completeWithTask(work)
         promise.futureResult.assumeIsolated().whenSuccess { result in
             guard self.stage == .answering, self.client?.isServing(self) == true else { return }
-            var headers = HTTPHeaders()
+            var headers = ResponseFields()
             for (name, value) in result.headers { headers.add(name: name, value: value) }
             self.respondLocally(
-                LocalResponse(status: HTTPResponseStatus(statusCode: result.status), headers: headers, body: result.body, reason: result.reason),
+                LocalResponse(status: ResponseStatus(statusCode: result.status), headers: headers, body: result.body, reason: result.reason),
                 close: false)
         }
     }

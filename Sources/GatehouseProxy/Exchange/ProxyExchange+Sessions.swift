@@ -1,7 +1,6 @@
 import GatehouseCore
 import GatehouseSessions
 import NIOCore
-import NIOHTTP1
 
 /// Sessions on the request path (README "Sessions and OAuth flows"): a session started by one
 /// user can never be used by another.
