@@ -48,9 +48,21 @@ public final class CompiledTenant: Sendable {
     }
 }
 
+/// The settings every request reads, copied out of the snapshot once (reading them through
+/// `snapshot.settings` would copy the whole settings value, strings and arrays included).
+struct HotSettings: Sendable {
+    let maxRequestBodyBytes: Int
+    let maxTokenBytes: Int
+    let cacheTokens: Bool
+    let clockSkewSeconds: Double
+    let assertionEnabled: Bool
+    let assertionHeader: String
+}
+
 /// One immutable, compiled configuration: the snapshot plus per-tenant compiled state.
 public final class CompiledConfig: Sendable {
     public let snapshot: ConfigSnapshot
+    let hot: HotSettings
     let tenants: [TenantID: CompiledTenant]
     /// Canonical protected prefixes (always stripped).
     let protectedPrefixes: [String]
@@ -63,6 +75,11 @@ public final class CompiledConfig: Sendable {
 
     public init(snapshot: ConfigSnapshot, previous: CompiledConfig? = nil, now: Double = monotonicSeconds()) {
         self.snapshot = snapshot
+        let s = snapshot.settings
+        self.hot = HotSettings(
+            maxRequestBodyBytes: s.limits.maxRequestBodyBytes, maxTokenBytes: s.identity.maxTokenBytes,
+            cacheTokens: s.identity.tokenCacheEntries > 0, clockSkewSeconds: Double(s.identity.clockSkewSeconds),
+            assertionEnabled: s.assertion.enabled, assertionHeader: s.assertion.header)
         var compiled: [TenantID: CompiledTenant] = [:]
         for (id, tenant) in snapshot.tenants {
             compiled[id] = CompiledTenant(tenant: tenant, settings: snapshot.settings, previous: previous?.tenants[id], now: now)

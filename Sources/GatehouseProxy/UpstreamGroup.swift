@@ -2,31 +2,33 @@ import GatehouseCore
 import Synchronization
 
 /// One upstream instance with its passive health: after a failure it sits out for a while.
+/// Health is two atomics, written only when it changes: a healthy instance answering costs
+/// two relaxed loads per request, no lock.
 public final class UpstreamInstance: Sendable {
     public let upstream: Upstream
-    /// Monotonic seconds until which the instance is considered unhealthy.
-    private let downUntil = Mutex<Double>(0)
-    private let consecutiveFailures = Mutex<Int>(0)
+    /// `host:port`, for logs (computed once).
+    let name: String
+    /// Monotonic seconds (as bits) until which the instance is considered unhealthy.
+    private let downUntil = Atomic<UInt64>(0)
+    private let consecutiveFailures = Atomic<Int>(0)
 
     init(upstream: Upstream) {
         self.upstream = upstream
+        self.name = upstream.description
     }
 
-    func isHealthy(now: Double) -> Bool { downUntil.withLock { $0 <= now } }
+    func isHealthy(now: Double) -> Bool { Double(bitPattern: downUntil.load(ordering: .relaxed)) <= now }
 
     /// A connect failure or a broken exchange: back off 1 s, 2 s, 4 s … up to 30 s.
     func recordFailure(now: Double) {
-        let failures = consecutiveFailures.withLock { f -> Int in
-            f += 1
-            return f
-        }
+        let failures = consecutiveFailures.wrappingAdd(1, ordering: .relaxed).newValue
         let backoff = min(30.0, Double(1 << min(failures - 1, 5)))
-        downUntil.withLock { $0 = now + backoff }
+        downUntil.store((now + backoff).bitPattern, ordering: .relaxed)
     }
 
     func recordSuccess() {
-        consecutiveFailures.withLock { f in if f != 0 { f = 0 } }
-        downUntil.withLock { if $0 != 0 { $0 = 0 } }
+        if consecutiveFailures.load(ordering: .relaxed) != 0 { consecutiveFailures.store(0, ordering: .relaxed) }
+        if downUntil.load(ordering: .relaxed) != 0 { downUntil.store(0, ordering: .relaxed) }
     }
 }
 
