@@ -89,6 +89,7 @@ final class EmbeddedProxy {
 
     func send(_ text: String) throws {
         try client.writeInbound(ByteBuffer(string: text))
+        client.pipeline.fireChannelReadComplete()
         loop.run()
     }
 
@@ -101,6 +102,7 @@ final class EmbeddedProxy {
 
     func answer(_ text: String) throws {
         try upstream.writeInbound(ByteBuffer(string: text))
+        upstream.pipeline.fireChannelReadComplete()
         loop.run()
     }
 

@@ -24,6 +24,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     private var upstreamBlocked = false
     private var readPending = false
     private var processing = false
+    private(set) var inReadBatch = false
     private var processAgain = false
 
     private let idleTimeout: TimeAmount
@@ -55,6 +56,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        inReadBatch = true
         lastActivity = NIODeadline.now()
         var bytes = unwrapInboundIn(data)
         if inbound.readableBytes == 0 {
@@ -66,6 +68,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        inReadBatch = false
         exchange?.requestReadComplete()
         context.fireChannelReadComplete()
     }
@@ -196,7 +199,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
             exchange.respondLocally(refusal, close: true)
             return
         }
-        if case .length(let n) = framing, n > exchange.settings.limits.maxRequestBodyBytes {
+        if case .length(let n) = framing, n > exchange.config.hot.maxRequestBodyBytes {
             exchange.respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
             return
         }

@@ -22,6 +22,9 @@ protocol ExchangeClient: AnyObject {
     func exchangeFinished(close: Bool)
     /// Cut the connection (or reset the stream) at once: a response broke mid-way.
     func abort()
+    /// Inside the handling of one read from the client: what the exchange writes upstream is
+    /// flushed once at the end of it (`ProxyExchange.requestReadComplete`), head and body together.
+    var inReadBatch: Bool { get }
     /// Whether `exchange` is still the one this client is serving (late async results check it).
     func isServing(_ exchange: ProxyExchange) -> Bool
 }

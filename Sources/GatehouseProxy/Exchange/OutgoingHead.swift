@@ -23,6 +23,8 @@ struct OutgoingHead {
     var framing: ClientFraming
     /// The client connection closes after this response (`Connection: close` on HTTP/1.1).
     var close: Bool
+    /// Written as `X-Request-Id` (when the upstream did not send one).
+    var requestID: RequestIDBytes? = nil
 
     static func reasonPhrase(_ status: Int) -> StaticString {
         switch status {
@@ -80,6 +82,11 @@ struct OutgoingHead {
             out.writeString(name)
             out.writeStaticString(": ")
             out.writeString(value)
+            out.writeCRLF()
+        }
+        if let requestID {
+            out.writeStaticString("x-request-id: ")
+            requestID.write(into: &out)
             out.writeCRLF()
         }
         switch framing {

@@ -1,14 +1,13 @@
 import GatehouseCore
 import GatehouseIdentity
 import NIOCore
-import NIOHTTP1
 
 extension ProxyExchange {
     /// The token is verified: from this loop's cache (no hashing, no lock), else the
     /// process-wide cache, else in full — asynchronously only when the IdP's keys must be fetched.
     func authenticate() {
         guard let range = tokenRange else { return }
-        let useCache = settings.identity.tokenCacheEntries > 0
+        let useCache = config.hot.cacheTokens
         let now = runtime.clock()
         if useCache,
             let entry = head.withBytes({ p in
@@ -46,10 +45,10 @@ extension ProxyExchange {
 
     /// Keeps a verification in this loop's cache, with the header lines it propagates.
     func remember(_ principal: Principal, now: Double) {
-        guard settings.identity.tokenCacheEntries > 0, let range = tokenRange, let tenant = config.tenants[principal.tenant] else { return }
+        guard config.hot.cacheTokens, let range = tokenRange, let tenant = config.tenants[principal.tenant] else { return }
         let entry = VerifiedEntry(
             token: head.withBytes { Array($0[range]) }, scope: routedTenant, generation: configGeneration, principal: principal,
-            tenant: tenant, validUntil: Double(principal.expiresAt) + Double(settings.identity.clockSkewSeconds),
+            tenant: tenant, validUntil: Double(principal.expiresAt) + config.hot.clockSkewSeconds,
             propagated: PropagatedLines.build(tenant: tenant, principal: principal, logger: runtime.logger))
         loop.tokens.insert(entry)
         verified = entry
@@ -108,7 +107,7 @@ extension ProxyExchange {
         // also bounds how often its callers can make a replica ask the database.
         if !rateAdmitted {
             if case .limited(let retryAfter) = tenant.limiter.admitRate(now: now) {
-                var headers = HTTPHeaders()
+                var headers = ResponseFields()
                 headers.add(name: "retry-after", value: String(retryAfter))
                 respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
                 return
@@ -121,7 +120,7 @@ extension ProxyExchange {
             return
         }
         guard tenant.limiter.acquireSlot() else {
-            var headers = HTTPHeaders()
+            var headers = ResponseFields()
             headers.add(name: "retry-after", value: "1")
             respondLocally(
                 .error(.tooManyRequests, "concurrency_limited", "too many concurrent requests for this tenant", headers: headers),

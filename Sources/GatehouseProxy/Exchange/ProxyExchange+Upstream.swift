@@ -1,7 +1,6 @@
 import GatehouseCore
 import GatehouseSessions
 import NIOCore
-import NIOHTTP1
 
 extension ProxyExchange: UpstreamLinkDelegate {
     // MARK: - Connecting
@@ -48,19 +47,19 @@ extension ProxyExchange: UpstreamLinkDelegate {
         conn.link.delegate = self
         conn.link.begin(method: head.method)
         upstream = conn
-        upstreamName = conn.instance.upstream.description
+        upstreamName = conn.instance.name
         upstreamStartedAt = monotonicSeconds()
         stage = .forwarding
         forwardChunked = framing == .chunked
 
         var assertion: ByteBuffer?
-        if settings.assertion.enabled, let signer = runtime.signer {
+        if config.hot.assertionEnabled, let signer = runtime.signer {
             let now = runtime.clock()
             if let entry = verified, let line = entry.assertion, now < entry.assertionReuseUntil {
                 assertion = line
             } else {
                 let (token, until) = signer.reusableAssertion(for: principal)
-                let line = PropagatedLines.assertion(header: settings.assertion.header, token: token)
+                let line = PropagatedLines.assertion(header: config.hot.assertionHeader, token: token)
                 verified?.assertion = line
                 verified?.assertionReuseUntil = until
                 assertion = line
@@ -84,7 +83,8 @@ extension ProxyExchange: UpstreamLinkDelegate {
             // Body bytes already read go out with the head (one write).
             client?.bodyWanted()
         }
-        conn.link.flush()
+        // Within a read from the client, the flush comes at the end of that read.
+        if client?.inReadBatch != true { conn.link.flush() }
     }
 
     // MARK: - UpstreamLinkDelegate
@@ -100,9 +100,9 @@ extension ProxyExchange: UpstreamLinkDelegate {
         let framing = prepare(&response)
         clientFraming = framing
         if case .untilClose = framing { closeAfter = true }
-        var extra: [(String, String)] = []
-        if response.first(.xRequestID) == nil { extra.append(("x-request-id", requestID.string)) }
-        let outgoing = OutgoingHead(status: response.status, upstream: response, extra: extra, framing: framing, close: closeAfter)
+        let outgoing = OutgoingHead(
+            status: response.status, upstream: response, framing: framing, close: closeAfter,
+            requestID: response.first(.xRequestID) == nil ? requestID : nil)
         startElicitationScan(response)
         responseHeadSent = true
         let newBindings = sessionsAfterResponse(response, instance: conn.instance)

@@ -200,7 +200,7 @@ final class ProxyExchange {
             authenticationFailed(.invalid("malformed", "unusable Authorization header"))
         case .token(let range):
             tokenRange = range
-            if range.count > settings.identity.maxTokenBytes {
+            if range.count > config.hot.maxTokenBytes {
                 authenticationFailed(.invalid("too_large", "token of \(range.count) bytes"))
                 return
             }
@@ -218,7 +218,7 @@ final class ProxyExchange {
 
     func requestBody(_ data: ByteBuffer) {
         bodyBytes += data.readableBytes
-        if stage != .draining, bodyBytes > settings.limits.maxRequestBodyBytes {
+        if stage != .draining, bodyBytes > config.hot.maxRequestBodyBytes {
             requestBodyTooLarge()
             return
         }

@@ -25,6 +25,8 @@ final class HTTP2Stream: ChannelDuplexHandler, ExchangeClient {
     private var upstreamBlocked = false
     private var readPending = false
     private var counted = false
+    /// Streams forward after the connection's read (rapid reset): never inside one.
+    var inReadBatch: Bool { false }
 
     init(loop: LoopContext, scheme: String, activity: ConnectionActivity) {
         self.loop = loop
@@ -257,6 +259,7 @@ final class HTTP2Stream: ChannelDuplexHandler, ExchangeClient {
             if lower == "connection" || lower == "transfer-encoding" { continue }
             fields.add(name: lower, value: value)
         }
+        if let id = head.requestID { fields.add(name: "x-request-id", value: id.string) }
         if case .length(let n) = head.framing { fields.add(name: "content-length", value: String(n)) }
         context.write(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
         if let body, body.readableBytes > 0 {
