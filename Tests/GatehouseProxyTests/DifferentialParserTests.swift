@@ -206,4 +206,114 @@ struct DifferentialParserTests {
         }
         #expect(agreed > cases.count / 3, "too few agreements (\(agreed) of \(cases.count)): is the corpus still meaningful?")
     }
+
+    // MARK: - Responses
+
+    static func gatehouse(response bytes: [UInt8]) -> Verdict {
+        var parser = ResponseHeadParser(maxHeadBytes: 65536)
+        var buffer = ByteBuffer(bytes: bytes)
+        var head: ResponseHead
+        repeat {
+            switch parser.parse(buffer) {
+            case .needMore: return .incomplete
+            case .failure(let e): return .rejected("\(e.code)")
+            case .complete(let n): head = parser.take(length: n, from: &buffer)
+            }
+        } while head.status < 200
+        guard var reader = head.bodyReader(requestMethod: .get) else { return .rejected("framing") }
+        var body: [UInt8] = []
+        switch reader.read(&buffer, emit: { body += $0.readableBytesView }) {
+        case .failure(let e): return .rejected("body: \(e.code)")
+        case .needMore:
+            // Read until close: the bytes so far are the body.
+            guard case .untilClose = reader else { return .incomplete }
+        case .end: break
+        }
+        return .accepted(
+            Message(startLine: "\(head.status)", headers: head.fields.map { "\(head.name($0)): \(head.value($0))" }, body: body))
+    }
+
+    static func nio(response bytes: [UInt8]) -> Verdict {
+        let channel = EmbeddedChannel()
+        defer { _ = try? channel.finish() }
+        try? channel.pipeline.syncOperations.addHTTPClientHandlers()
+        // The decoder needs the request it answers.
+        try? channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        try? channel.writeOutbound(HTTPClientRequestPart.end(nil))
+        while (try? channel.readOutbound(as: ByteBuffer.self)) != nil {}
+        var failure: Error?
+        do {
+            try channel.writeInbound(ByteBuffer(bytes: bytes))
+            channel.pipeline.fireChannelInactive()
+        } catch {
+            failure = error
+        }
+        var head: HTTPResponseHead?
+        var body: [UInt8] = []
+        while let part = try? channel.readInbound(as: HTTPClientResponsePart.self) {
+            switch part {
+            case .head(let h): if h.status.code >= 200 { head = h }
+            case .body(let b): body += b.readableBytesView
+            case .end:
+                guard let h = head else { continue }
+                return .accepted(
+                    Message(startLine: "\(h.status.code)", headers: h.headers.map { "\($0.name): \(String($0.value.trimmingSpaces()))" }, body: body))
+            }
+        }
+        if let failure { return .rejected("\(failure)") }
+        return .incomplete
+    }
+
+    static let responseCorpus: [String] = [
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+        "HTTP/1.1 204 No Content\r\nServer: x \r\n\r\n",
+        "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\na",
+        "HTTP/1.0 200 OK\r\nContent-Type: text/event-stream\r\n\r\ndata: 1\n\n",
+        "HTTP/1.1 404 Not Found\r\nMcp-Session-Id: abc\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
+        "HTTP/1.1 200\r\nContent-Length: 1\r\n\r\nz",
+        "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 5\r\n\r\nerror",
+    ]
+
+    @Test func responseParsersAgreeOrGatehouseIsStricterForAListedReason() {
+        var cases: [[UInt8]] = []
+        for (i, text) in Self.responseCorpus.enumerated() {
+            let bytes = Array(text.utf8)
+            cases.append(bytes)
+            cases += Self.mutations(of: bytes, count: 150, seed: UInt64(1000 + i))
+        }
+        var agreed = 0
+        for bytes in cases {
+            let ours = Self.gatehouse(response: bytes)
+            let theirs = Self.nio(response: bytes)
+            let text = String(decoding: bytes, as: UTF8.self).debugDescription
+            switch (ours, theirs) {
+            case (.accepted(let a), .accepted(let b)):
+                #expect(a == b, "both accept \(text) but read \(a) and \(b)")
+                agreed += 1
+            case (.accepted(let a), _):
+                Issue.record("Gatehouse accepts a response the reference does not (\(theirs)): \(text) as \(a)")
+            case (.rejected(let reason), .accepted), (.rejected(let reason), .incomplete):
+                if Self.deliberateForResponses[reason] == nil {
+                    Issue.record("Gatehouse refuses (\(reason)) a response the reference takes (\(theirs)): \(text)")
+                }
+            default:
+                agreed += 1
+            }
+        }
+        #expect(agreed > cases.count / 3)
+    }
+
+    /// Responses Gatehouse refuses (502) where the reference reads something.
+    static let deliberateForResponses: [String: String] = [
+        "framing": "both Content-Length and Transfer-Encoding, several lengths, a coding other than exactly chunked",
+        "body: badChunkExtension": "chunk extensions held to their grammar",
+        "body: badTrailer": "trailer lines held to the field-line grammar",
+        "body: chunkSizeTooLarge": "chunk sizes of more than 16 hex digits",
+        "badFieldValue": "DEL in a header value",
+        "bareLF": "LF without CR",
+        "badStatusLine": "a reason phrase with controls, a status without its space",
+    ]
 }
