@@ -1,11 +1,10 @@
 @_spi(Benchmarks) import GatehouseProxy
 import NIOCore
 import NIOEmbedded
-import NIOHTTP1
 
 /// One client connection and one pooled upstream connection on an embedded event loop, served
-/// by the real `ProxyHandler` (`BenchmarkProxyConnection`): a request goes in as HTTP parts,
-/// the forwarded head comes out on the upstream side, an upstream answer goes back to the client.
+/// by the real data plane (`BenchmarkProxyConnection`): request bytes go in, the forwarded head
+/// comes out on the upstream side, an upstream answer goes back to the client.
 ///
 /// An embedded loop may only be used from the thread that made it, so a driver is made by the
 /// benchmark closure itself (the runner calls it on one thread), not in the async setup hook.
@@ -14,14 +13,14 @@ final class PipelineDriver {
     private let client: EmbeddedChannel
     private let upstream: EmbeddedChannel
     private let connection: BenchmarkProxyConnection
-    private let request: HTTPRequestHead
-    private let response: HTTPResponseHead
-    private let responseBody: ByteBuffer
+    private let request: ByteBuffer
+    private let response: ByteBuffer
 
     /// The outcome of one request.
     struct Exchange {
-        var forwarded: HTTPRequestHead?
-        var status: HTTPResponseStatus?
+        var forwarded: ByteBuffer?
+        var answered: ByteBuffer?
+        var ok: Bool { answered.map { $0.readableBytesView.starts(with: "HTTP/1.1 200 ".utf8) } ?? false }
     }
 
     /// How the request names its tenant.
@@ -38,32 +37,29 @@ final class PipelineDriver {
         upstream = EmbeddedChannel(loop: loop)
         upstream.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 18_081), promise: nil)
         connection = try BenchmarkProxyConnection(runtime: fixture.runtime, tenant: fixture.tenant, client: client, upstream: upstream)
+        client.connect(to: try SocketAddress(ipAddress: "127.0.0.1", port: 8080), promise: nil)
         // Carries a spoofed identity header that must not get through.
         let byHost = route == .host
-        request = HTTPRequestHead(
-            version: .http1_1, method: .GET, uri: byHost ? "/mcp" : Fixtures.pathPrefix(0) + "/mcp",
-            headers: [
-                "Host": byHost ? Fixtures.host(0) : "gatehouse.example.com", "User-Agent": "agent-sdk/1.4.2",
-                "Accept": "application/json, text/event-stream", "Authorization": "Bearer \(fixture.token)", "X-User-Id": "admin",
-            ])
-        response = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Type": "text/plain", "Content-Length": "3"])
-        responseBody = ByteBuffer(string: "ok\n")
+        request = ByteBuffer(
+            string: "GET \(byHost ? "/mcp" : Fixtures.pathPrefix(0) + "/mcp") HTTP/1.1\r\n"
+                + "Host: \(byHost ? Fixtures.host(0) : "gatehouse.example.com")\r\nUser-Agent: agent-sdk/1.4.2\r\n"
+                + "Accept: application/json, text/event-stream\r\nAuthorization: Bearer \(fixture.token)\r\nX-User-Id: admin\r\n\r\n")
+        response = ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\n\r\nok\n")
         try check(fixture)
     }
 
     /// One request through the proxy and its response back to the client.
     func exchange() throws -> Exchange {
         var result = Exchange()
-        try client.writeInbound(HTTPServerRequestPart.head(request))
-        try client.writeInbound(HTTPServerRequestPart.end(nil))
-        while let part = try upstream.readOutbound(as: HTTPClientRequestPart.self) {
-            if case .head(let head) = part { result.forwarded = head }
+        try client.writeInbound(request)
+        client.pipeline.fireChannelReadComplete()
+        while let part = try upstream.readOutbound(as: ByteBuffer.self) {
+            if result.forwarded == nil { result.forwarded = part } else { result.forwarded!.writeImmutableBuffer(part) }
         }
-        try upstream.writeInbound(HTTPClientResponsePart.head(response))
-        try upstream.writeInbound(HTTPClientResponsePart.body(responseBody))
-        try upstream.writeInbound(HTTPClientResponsePart.end(nil))
-        while let part = try client.readOutbound(as: HTTPServerResponsePart.self) {
-            if case .head(let head) = part { result.status = head.status }
+        try upstream.writeInbound(response)
+        upstream.pipeline.fireChannelReadComplete()
+        while let part = try client.readOutbound(as: ByteBuffer.self) {
+            if result.answered == nil { result.answered = part } else { result.answered!.writeImmutableBuffer(part) }
         }
         return result
     }
@@ -72,12 +68,13 @@ final class PipelineDriver {
     private func check(_ fixture: PipelineFixture) throws {
         for _ in 0..<2 {  // the second one reuses the pooled upstream connection
             let result = try exchange()
-            guard result.status == .ok, let head = result.forwarded else {
+            guard result.ok, let forwarded = result.forwarded else {
                 throw FixtureError("the request was not forwarded and answered: \(result)")
             }
-            let headers = head.headers
-            guard head.uri == "/mcp", headers["X-User-Id"] == [fixture.subject], headers["X-Tenant-Id"] == [fixture.tenant.rawValue],
-                headers["X-Gatehouse-Assertion"].count == 1, headers["X-Forwarded-For"] == ["127.0.0.1"]
+            let head = String(buffer: forwarded)
+            guard head.hasPrefix("GET /mcp HTTP/1.1\r\n"), head.contains("X-User-Id: \(fixture.subject)\r\n"),
+                head.contains("X-Tenant-Id: \(fixture.tenant.rawValue)\r\n"), head.contains("X-Gatehouse-Assertion: "),
+                head.contains("x-forwarded-for: 127.0.0.1\r\n"), !head.contains("admin")
             else {
                 throw FixtureError("the forwarded request is not as expected: \(head)")
             }
