@@ -39,16 +39,70 @@ public final class Authenticator: Sendable {
     /// Two accepting is `ambiguous_tenant`: the request is refused, never guessed. When no
     /// candidate accepts, the error reported is the one that got furthest (see `AuthReason.stage`).
     public func authenticate(token: String, tenant: TenantID?, snapshot: ConfigSnapshot) async -> Result<Principal, AuthError> {
-        let result = await verify(token: token, tenant: tenant, snapshot: snapshot)
-        if case .failure(let error) = result {
-            logger.debug(
-                "token refused",
-                metadata: ["tenant": "\(tenant?.rawValue ?? "-")", "reason": "\(error.reason)", "detail": "\(error.detail)"])
+        var tally: Tally
+        switch prepare(token: token, tenant: tenant, snapshot: snapshot) {
+        case .failure(let error): return refused(error, tenant: tenant)
+        case .success(let prepared): tally = prepared
         }
-        return result
+        for candidate in tally.candidates where tally.wants(candidate) {
+            do {
+                tally.accept(try await verifier.verify(tally.jws, tenant: candidate.tenant, idp: candidate.idp))
+            } catch {
+                tally.refuse(error, tenant: candidate.tenant)
+            }
+        }
+        return decide(tally, token: token)
     }
 
-    private func verify(token: String, tenant: TenantID?, snapshot: ConfigSnapshot) async -> Result<Principal, AuthError> {
+    /// `authenticate` without waiting, for a caller on an event loop: nil when some candidate
+    /// IdP's keys are not cached (or lack the token's `kid`), and the caller must take the
+    /// asynchronous path. Otherwise the same verdict, with the same cache insert.
+    public func authenticateNow(token: String, tenant: TenantID?, snapshot: ConfigSnapshot) -> Result<Principal, AuthError>? {
+        var tally: Tally
+        switch prepare(token: token, tenant: tenant, snapshot: snapshot) {
+        case .failure(let error): return refused(error, tenant: tenant)
+        case .success(let prepared): tally = prepared
+        }
+        for candidate in tally.candidates where tally.wants(candidate) {
+            do {
+                guard let principal = try verifier.verifyNow(tally.jws, tenant: candidate.tenant, idp: candidate.idp) else { return nil }
+                tally.accept(principal)
+            } catch {
+                tally.refuse(error, tenant: candidate.tenant)
+            }
+        }
+        return decide(tally, token: token)
+    }
+
+    /// What the verification of one token has found so far, candidate by candidate.
+    private struct Tally {
+        let jws: CompactJWS
+        let tenant: TenantID?
+        let candidates: [IdPCandidates.Candidate]
+        var best: AuthError?
+        var accepted: [Principal] = []
+        var decidedTenants: Set<TenantID> = []
+        var undecided: [TenantID] = []
+
+        /// Whether this candidate still matters: its tenant is undecided, and (with a tenant
+        /// given) nothing has accepted yet.
+        func wants(_ candidate: IdPCandidates.Candidate) -> Bool {
+            !decidedTenants.contains(candidate.tenant) && (tenant == nil || accepted.isEmpty)
+        }
+
+        mutating func accept(_ principal: Principal) {
+            accepted.append(principal)
+            decidedTenants.insert(principal.tenant)
+        }
+
+        mutating func refuse(_ error: AuthError, tenant: TenantID) {
+            if error.kind == .keysUnavailable { undecided.append(tenant) }
+            if best.map({ AuthReason.stage(of: error) > AuthReason.stage(of: $0) }) ?? true { best = error }
+        }
+    }
+
+    /// Parses the token and finds the IdPs that may have issued it.
+    private func prepare(token: String, tenant: TenantID?, snapshot: ConfigSnapshot) -> Result<Tally, AuthError> {
         let jws: CompactJWS
         do {
             jws = try CompactJWS.parse(token, maxBytes: settings.maxTokenBytes)
@@ -62,37 +116,33 @@ public final class Authenticator: Sendable {
         guard !candidates.isEmpty else {
             return .failure(AuthError.invalid(AuthReason.unknownIssuer, "no IdP trusts this issuer"))
         }
+        return .success(Tally(jws: jws, tenant: tenant, candidates: candidates))
+    }
 
-        var best: AuthError?
-        var accepted: [Principal] = []
-        var decidedTenants: Set<TenantID> = []
-        var undecided: [TenantID] = []
-        for candidate in candidates where !decidedTenants.contains(candidate.tenant) {
-            do {
-                let principal = try await verifier.verify(jws, tenant: candidate.tenant, idp: candidate.idp)
-                accepted.append(principal)
-                decidedTenants.insert(candidate.tenant)
-                if tenant != nil { break }
-            } catch {
-                if error.kind == .keysUnavailable { undecided.append(candidate.tenant) }
-                if best.map({ AuthReason.stage(of: error) > AuthReason.stage(of: $0) }) ?? true { best = error }
-            }
-        }
-        switch accepted.count {
+    private func decide(_ tally: Tally, token: String) -> Result<Principal, AuthError> {
+        switch tally.accepted.count {
         case 1:
             // Choosing by issuer, a tenant whose keys could not be had might also have accepted:
             // that is not "exactly one", so do not guess.
-            if tenant == nil, let other = undecided.first(where: { $0 != accepted[0].tenant }) {
-                return .failure(
-                    AuthError(.keysUnavailable, reason: AuthReason.keysUnavailable, detail: "cannot rule out tenant \(other) for this issuer"))
+            if tally.tenant == nil, let other = tally.undecided.first(where: { $0 != tally.accepted[0].tenant }) {
+                return refused(
+                    AuthError(.keysUnavailable, reason: AuthReason.keysUnavailable, detail: "cannot rule out tenant \(other) for this issuer"),
+                    tenant: tally.tenant)
             }
-            cache.insert(token: token, tenant: tenant, principal: accepted[0], candidates: candidates)
-            return .success(accepted[0])
+            cache.insert(token: token, tenant: tally.tenant, principal: tally.accepted[0], candidates: tally.candidates)
+            return .success(tally.accepted[0])
         case 0:
-            return .failure(best ?? AuthError.invalid(AuthReason.unknownIssuer, "no IdP accepted the token"))
+            return refused(tally.best ?? AuthError.invalid(AuthReason.unknownIssuer, "no IdP accepted the token"), tenant: tally.tenant)
         default:
-            let tenants = accepted.map(\.tenant.rawValue).joined(separator: ",")
-            return .failure(AuthError.invalid(AuthReason.ambiguousTenant, "tenants \(tenants) all accept this token"))
+            let tenants = tally.accepted.map(\.tenant.rawValue).joined(separator: ",")
+            return refused(AuthError.invalid(AuthReason.ambiguousTenant, "tenants \(tenants) all accept this token"), tenant: tally.tenant)
         }
+    }
+
+    private func refused(_ error: AuthError, tenant: TenantID?) -> Result<Principal, AuthError> {
+        logger.debug(
+            "token refused",
+            metadata: ["tenant": "\(tenant?.rawValue ?? "-")", "reason": "\(error.reason)", "detail": "\(error.detail)"])
+        return .failure(error)
     }
 }

@@ -92,6 +92,18 @@ public final class KeySetCache: Sendable {
         return try servable(key)
     }
 
+    /// The keys `keySet(tenant:idp:)` would return at once, without waiting for anything; nil
+    /// when a fetch would be needed first. Lets a token whose keys are cached be verified on the
+    /// caller's thread.
+    public func cachedKeySet(tenant: TenantID, idp: IdentityProvider) -> KeySet? {
+        let key = EntryKey(tenant: tenant, idp: idp)
+        let now = clock()
+        return state.withLock { state -> KeySet? in
+            guard let entry = state.entries[key], let keySet = entry.keySet, now < entry.fetchedAt + maxStale else { return nil }
+            return keySet
+        }
+    }
+
     /// Called when a token names a `kid` the set does not hold: fetches again unless any fetch of
     /// this entry started within `jwksMinRefreshSeconds` (then joins a running one, or returns the
     /// current keys).

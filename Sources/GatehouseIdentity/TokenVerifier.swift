@@ -27,6 +27,23 @@ public struct TokenVerifier: Sendable {
     }
 
     func verify(_ jws: CompactJWS, tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> Principal {
+        let (alg, expiresAt) = try checkBeforeKeys(jws, idp: idp)
+        let keys = try await keys(for: jws, algorithm: alg, tenant: tenant, idp: idp)
+        return try checkSignatureAndClaims(jws, keys: keys, algorithm: alg, expiresAt: expiresAt, tenant: tenant, idp: idp)
+    }
+
+    /// The same verification without waiting: nil when it would have to wait for this IdP's
+    /// keys (none cached yet, or a `kid` the cached set lacks, which asks for a refresh). A
+    /// verdict from here is the one `verify` would give.
+    func verifyNow(_ jws: CompactJWS, tenant: TenantID, idp: IdentityProvider) throws(AuthError) -> Principal? {
+        let (alg, expiresAt) = try checkBeforeKeys(jws, idp: idp)
+        guard let keySet = keySets.cachedKeySet(tenant: tenant, idp: idp) else { return nil }
+        guard let keys = try Self.keys(in: keySet, for: jws, algorithm: alg) else { return nil }
+        return try checkSignatureAndClaims(jws, keys: keys, algorithm: alg, expiresAt: expiresAt, tenant: tenant, idp: idp)
+    }
+
+    /// Structure, algorithm, `crit`, issuer and times; returns the algorithm and `exp`.
+    private func checkBeforeKeys(_ jws: CompactJWS, idp: IdentityProvider) throws(AuthError) -> (JWSAlgorithm, Int64) {
         guard let alg = JWSAlgorithm(rawValue: jws.algorithm), idp.algorithms.contains(alg) else {
             throw AuthError.invalid(AuthReason.algorithm, "alg \(Self.printable(jws.algorithm)) is not allowed for idp \(idp.name)")
         }
@@ -36,13 +53,15 @@ public struct TokenVerifier: Sendable {
         guard jws.claims["iss"]?.stringValue == idp.issuer else {
             throw AuthError.invalid(AuthReason.unknownIssuer, "iss is not the issuer of idp \(idp.name)")
         }
-        let expiresAt = try ClaimChecks.checkTimes(jws.claims, now: clock(), skew: Double(settings.clockSkewSeconds))
+        return (alg, try ClaimChecks.checkTimes(jws.claims, now: clock(), skew: Double(settings.clockSkewSeconds)))
+    }
 
-        let keys = try await keys(for: jws, algorithm: alg, tenant: tenant, idp: idp)
+    private func checkSignatureAndClaims(
+        _ jws: CompactJWS, keys: [JSONWebKey], algorithm alg: JWSAlgorithm, expiresAt: Int64, tenant: TenantID, idp: IdentityProvider
+    ) throws(AuthError) -> Principal {
         guard keys.contains(where: { $0.verify(signature: jws.signature, signingInput: jws.signingInput, algorithm: alg) }) else {
             throw AuthError.invalid(AuthReason.badSignature, "signature does not verify with idp \(idp.name)'s key")
         }
-
         let identity = try ClaimChecks.checkAfterSignature(jws.claims, payload: jws.payload, idp: idp)
         return Principal(
             tenant: tenant, idp: idp.name, issuer: idp.issuer, subject: identity.subject, clientID: identity.clientID,
@@ -52,23 +71,26 @@ public struct TokenVerifier: Sendable {
     /// The key(s) named by `kid` in this IdP's own set; an unknown `kid` asks the cache for its
     /// rate-limited refresh once.
     private func keys(for jws: CompactJWS, algorithm: JWSAlgorithm, tenant: TenantID, idp: IdentityProvider) async throws(AuthError) -> [JSONWebKey] {
-        var keySet = try await keySets.keySet(tenant: tenant, idp: idp)
-        var refreshed = false
-        while true {
-            switch keySet.select(kid: jws.kid, algorithm: algorithm) {
-            case .keys(let keys):
-                return keys
-            case .unusable(let reason):
-                throw AuthError.invalid(reason, "kid names a key that cannot verify \(algorithm.rawValue)")
-            case .ambiguous(let count):
-                throw AuthError.invalid(AuthReason.unknownKID, "token has no kid and \(count) keys fit \(algorithm.rawValue)")
-            case .unknownKID:
-                if refreshed {
-                    throw AuthError.invalid(AuthReason.unknownKID, jws.kid == nil ? "token has no kid and no key fits" : "kid not in key set")
-                }
-                refreshed = true
-                keySet = try await keySets.refreshForUnknownKID(tenant: tenant, idp: idp)
-            }
+        if let keys = try Self.keys(in: try await keySets.keySet(tenant: tenant, idp: idp), for: jws, algorithm: algorithm) {
+            return keys
+        }
+        let refreshed = try await keySets.refreshForUnknownKID(tenant: tenant, idp: idp)
+        if let keys = try Self.keys(in: refreshed, for: jws, algorithm: algorithm) { return keys }
+        throw AuthError.invalid(AuthReason.unknownKID, jws.kid == nil ? "token has no kid and no key fits" : "kid not in key set")
+    }
+
+    /// The key(s) for this token in `keySet`; nil when the set holds none for its `kid` (a
+    /// refresh may help).
+    private static func keys(in keySet: KeySet, for jws: CompactJWS, algorithm: JWSAlgorithm) throws(AuthError) -> [JSONWebKey]? {
+        switch keySet.select(kid: jws.kid, algorithm: algorithm) {
+        case .keys(let keys):
+            return keys
+        case .unusable(let reason):
+            throw AuthError.invalid(reason, "kid names a key that cannot verify \(algorithm.rawValue)")
+        case .ambiguous(let count):
+            throw AuthError.invalid(AuthReason.unknownKID, "token has no kid and \(count) keys fit \(algorithm.rawValue)")
+        case .unknownKID:
+            return nil
         }
     }
 

@@ -240,4 +240,53 @@ struct VerifiedTokenCacheTests {
         _ = await world.authenticate(token, tenant: "acme", world.twoTenants)
         #expect(world.cache.count == 0)
     }
+
+    @Test("without waiting: nil until the IdP's keys are cached, then the verdict the waiting path gives")
+    func verifiesNowOnceKeysAreCached() async {
+        let world = AuthWorld()
+        let snapshot = world.twoTenants
+        let acme = TenantID("acme")!
+        let good = world.token()
+        // Nothing fetched yet: this path must not wait, and does not fetch.
+        #expect(world.authenticator.authenticateNow(token: good, tenant: acme, snapshot: snapshot) == nil)
+        #expect(world.fetcher.totalCalls == 0)
+        #expect(await world.authenticate(good, tenant: "acme", snapshot).value?.subject == "user-1")
+        let fetches = world.fetcher.totalCalls
+
+        // Keys cached: every token gets the same verdict on both paths, with no further fetch.
+        let forged = TestToken.make(
+            header: ["alg": "RS256", "kid": "rsa1"], payload: Std.claims(world.now), signer: .rsa(TestKeys.rsa2, pss: false, hash: 256))
+        let cases: [(String, String?)] = [
+            (world.token(["sub": "bob"]), "acme"), (world.token(["aud": "other"]), "acme"), (world.token(["exp": 1]), "acme"),
+            (forged, "acme"), ("garbage", "acme"), (world.token(), nil), (world.tokenB(), "acme"),
+        ]
+        for (token, tenant) in cases {
+            let now = world.authenticator.authenticateNow(token: token, tenant: tenant.flatMap(TenantID.init), snapshot: snapshot)
+            let later = await world.authenticate(token, tenant: tenant, snapshot)
+            #expect(now != nil, "token for \(tenant ?? "-") took the waiting path although its keys are cached")
+            #expect(now?.value?.subject == later.value?.subject)
+            #expect(now?.error?.reason == later.error?.reason)
+        }
+        #expect(world.authenticator.authenticateNow(token: world.token(["sub": "carol"]), tenant: acme, snapshot: snapshot)?.value?.subject == "carol")
+        // Tenant chosen by issuer: globex's keys are not cached yet, so this waits too.
+        #expect(world.authenticator.authenticateNow(token: world.tokenB(), tenant: nil, snapshot: snapshot) == nil)
+        #expect(world.fetcher.totalCalls == fetches)
+    }
+
+    @Test("without waiting: a kid the cached set lacks takes the waiting path (a refresh may find it)")
+    func unknownKIDWaits() async {
+        let world = AuthWorld()
+        let snapshot = world.twoTenants
+        _ = await world.authenticate(world.token(), tenant: "acme", snapshot)
+        let rotated = TestToken.make(
+            header: ["alg": "RS256", "kid": "rsa-new"], payload: Std.claims(world.now), signer: .rsa(TestKeys.rsa2, pss: false, hash: 256))
+        #expect(world.authenticator.authenticateNow(token: rotated, tenant: TenantID("acme")!, snapshot: snapshot) == nil)
+        // The waiting path refreshes the set and finds the new key.
+        world.fetcher.serveKeys(Std.jwksURL, TestKeys.standardJWKs + [TestKeys.jwk(TestKeys.rsa2, kid: "rsa-new")])
+        world.clock.advance(3600)
+        let fresh = TestToken.make(
+            header: ["alg": "RS256", "kid": "rsa-new"], payload: Std.claims(world.now), signer: .rsa(TestKeys.rsa2, pss: false, hash: 256))
+        #expect(await world.authenticate(fresh, tenant: "acme", snapshot).value != nil)
+        #expect(world.authenticator.authenticateNow(token: fresh, tenant: TenantID("acme")!, snapshot: snapshot)?.value != nil)
+    }
 }
