@@ -15,12 +15,18 @@ import Testing
         var stderr: String
     }
 
-    static func run(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        try runToEnd(binary, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        try await runToEnd(binary, arguments, environment: ProcessInfo.processInfo.environment.merging(environment) { $1 })
     }
 
     /// Runs a short-lived program with exactly `environment` to its end, collecting its output.
-    static func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Run {
+    /// The waiting happens on a thread of its own: a test blocking the shared test threads stalls
+    /// every other test (and their timeouts expire).
+    static func runToEnd(_ executable: String, _ arguments: [String], environment: [String: String]) async throws -> Run {
+        try await onOwnThread { try runToEndBlocking(executable, arguments, environment: environment) }
+    }
+
+    private static func runToEndBlocking(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> Run {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -36,36 +42,36 @@ import Testing
         return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
     }
 
-    @Test func versionPrintsTheVersion() throws {
-        let r = try Self.run(["version"])
+    @Test func versionPrintsTheVersion() async throws {
+        let r = try await Self.run(["version"])
         #expect(r.status == 0)
         #expect(r.stdout.hasPrefix("gatehouse "))
     }
 
-    @Test func checkAcceptsTheRepositorysOwnExamples() throws {
-        let r = try Self.run(["check", "--config", Self.repoRoot + "/gatehouse.yaml"])
+    @Test func checkAcceptsTheRepositorysOwnExamples() async throws {
+        let r = try await Self.run(["check", "--config", Self.repoRoot + "/gatehouse.yaml"])
         #expect(r.status == 0)
         #expect(r.stdout == "ok: 2 tenants\n")
-        let agentcore = try Self.run(["check", "--config", Self.repoRoot + "/examples/agentcore/gatehouse.yaml"])
+        let agentcore = try await Self.run(["check", "--config", Self.repoRoot + "/examples/agentcore/gatehouse.yaml"])
         #expect(agentcore.status == 0, "\(agentcore.stdout)")
     }
 
-    @Test func checkAndServeReportEveryProblemAsFileKeyPathMessage() throws {
+    @Test func checkAndServeReportEveryProblemAsFileKeyPathMessage() async throws {
         let dir = try TempDir()
         try dir.write("gatehouse.yaml", "listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\ntenants_dir: tenants\n")
         try dir.write("tenants/acme.yaml", "id: acme\nidps:\n  - name: c\n    issuer: \"https://i.example\"\n    jwks_uri: \"https://i.example/jwks\"\nupstreams: []\n")
-        let check = try Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
+        let check = try await Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
         #expect(check.status == 1)
         #expect(check.stdout.contains("tenants/acme.yaml: idps[0].allowed_clients: "))
         #expect(check.stdout.contains("tenants/acme.yaml: upstreams: "))
         // A bad config never starts a half-working proxy: same messages, non-zero exit.
-        let serve = try Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
+        let serve = try await Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
         #expect(serve.status != 0)
         #expect(serve.stderr.contains("tenants/acme.yaml: idps[0].allowed_clients: "))
     }
 
     /// The case from the field: a typo in `gatehouse.yaml` used to hide both tenant files' problems.
-    @Test func checkAndServeReportTheProblemsOfEveryFileInOneRun() throws {
+    @Test func checkAndServeReportTheProblemsOfEveryFileInOneRun() async throws {
         let dir = try TempDir()
         try dir.write("gatehouse.yaml", "listen: \"127.0.0.1:0\"\nadmin:\n  listen: \"127.0.0.1:0\"\nidentity:\n  clock_skew_secnds: 30\n")
         try dir.write("tenants/acme.yaml", """
@@ -86,16 +92,16 @@ import Testing
             tenants/globex.yaml: upstreams: must list at least one upstream
 
             """
-        let check = try Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
+        let check = try await Self.run(["check", "--config", dir.path + "/gatehouse.yaml"])
         #expect(check.status == 1)
         #expect(check.stdout == expected)
-        let serve = try Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
+        let serve = try await Self.run(["serve", "--config", dir.path + "/gatehouse.yaml"])
         #expect(serve.status != 0)
         #expect(serve.stderr == expected)
     }
 
-    @Test func unknownCommandsPrintUsage() throws {
-        let r = try Self.run(["frobnicate"])
+    @Test func unknownCommandsPrintUsage() async throws {
+        let r = try await Self.run(["frobnicate"])
         #expect(r.status != 0)
         #expect(r.stderr.contains("usage: gatehouse"))
     }

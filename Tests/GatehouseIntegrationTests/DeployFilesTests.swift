@@ -18,7 +18,7 @@ import Glibc
 
     // MARK: - Every file parses
 
-    @Test func everyYAMLFileUnderDeployParses() throws {
+    @Test func everyYAMLFileUnderDeployParses() async throws {
         let files = Self.files(under: Self.deploy).filter { $0.hasSuffix(".yaml") || $0.hasSuffix(".yml") }
         for expected in ["compose.yaml", "config/gatehouse.yaml", "config/kustomization.yaml", "kubernetes/deployment.yaml", "kubernetes/service.yaml"] {
             #expect(files.contains(expected), "deploy/\(expected) is missing")
@@ -36,7 +36,7 @@ import Glibc
 
     // MARK: - Kubernetes
 
-    @Test func kubernetesManifestsMatchTheConfig() throws {
+    @Test func kubernetesManifestsMatchTheConfig() async throws {
         let config = try DeployConfig.load()
         let manifests = try Self.kubernetesObjects()
         let deployment = try #require(manifests.first { $0["kind"].string == "Deployment" })
@@ -170,7 +170,7 @@ import Glibc
         #expect(minAvailable >= 1 && minAvailable < min(minReplicas, deployment["spec"]["replicas"].int ?? 0), "a node drain can proceed")
     }
 
-    @Test func kustomizationsListEveryFile() throws {
+    @Test func kustomizationsListEveryFile() async throws {
         let kustomization = try Self.yaml("kubernetes/kustomization.yaml")
         let resources = kustomization["resources"].array.compactMap(\.string)
         for resource in resources {
@@ -202,7 +202,7 @@ import Glibc
 
     // MARK: - Compose and nginx
 
-    @Test func composeRunsTwoReplicasOfOneConfigBehindNginx() throws {
+    @Test func composeRunsTwoReplicasOfOneConfigBehindNginx() async throws {
         let config = try DeployConfig.load()
         let compose = try Self.yaml("compose.yaml")
         let services = compose["services"]
@@ -298,7 +298,7 @@ import Glibc
 
     // MARK: - Dockerfile and systemd
 
-    @Test func dockerfileAndSystemdRunTheSameCommandAsKubernetes() throws {
+    @Test func dockerfileAndSystemdRunTheSameCommandAsKubernetes() async throws {
         let config = try DeployConfig.load()
         let dockerfile = try Self.dockerInstructions()
         let exposed = Set(dockerfile.filter { $0.keyword == "EXPOSE" }.flatMap { $0.rest.split(separator: " ").compactMap { Int($0.split(separator: "/")[0]) } })
@@ -319,7 +319,7 @@ import Glibc
         let execStart = try #require(unit["ExecStart"]?.first).split(separator: " ").map(String.init)
         #expect(execStart.first == entrypoint[0])
         #expect(Array(execStart.dropFirst()) == command)
-        let subcommands = try Self.usageSubcommands()
+        let subcommands = try await Self.usageSubcommands()
         #expect(subcommands.contains(command.first ?? ""), "\(command.first ?? "") is a gatehouse command (\(subcommands))")
         let reload = unit["ExecReload"] ?? []
         #expect(reload.contains("/bin/kill -HUP $MAINPID"), "reload is SIGHUP")
@@ -361,10 +361,10 @@ import Glibc
 
     // MARK: - The real binary
 
-    @Test func checkAcceptsTheDeployConfigWithTheStoresTheManifestsSet() throws {
+    @Test func checkAcceptsTheDeployConfigWithTheStoresTheManifestsSet() async throws {
         let path = Self.deploy + "/config/gatehouse.yaml"
         let tenants = try Self.tenantFiles().count
-        let plain = try Self.runGatehouse(["check", "--config", path])
+        let plain = try await Self.runGatehouse(["check", "--config", path])
         #expect(plain.status == 0, "\(plain.stdout)\(plain.stderr)")
         #expect(plain.stdout == "ok: \(tenants) tenants\n")
 
@@ -378,7 +378,7 @@ import Glibc
         let composeStore = try #require(compose["services"]["gatehouse-a"]["environment"]["GATEHOUSE_STORE"].string)
         let secret = try #require(try Self.kubernetesObjects().first { $0["kind"].string == "Secret" })
         for url in [Self.interpolate(composeStore), try #require(secret["stringData"]["store-url"].string)] {
-            let r = try Self.runGatehouse(["check", "--config", path], environment: ["GATEHOUSE_STORE": url])
+            let r = try await Self.runGatehouse(["check", "--config", path], environment: ["GATEHOUSE_STORE": url])
             #expect(r.status == 0 && r.stdout == "ok: \(tenants) tenants\n", "\(r.stdout)\(r.stderr)")
         }
     }
@@ -398,12 +398,12 @@ import Glibc
 
         // The sealing key: make-sealing-key.sh (twice: the second run keeps the key), then the
         // Secret volume's layout with the Deployment's defaultMode.
-        let made = try Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"])
+        let made = try await Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"])
         #expect(made.status == 0, "\(made.stderr)")
         let key = try Data(contentsOf: URL(fileURLWithPath: dir.path + "/made/sealing.key"))
         #expect(key.count == 32)
         #expect((try FileManager.default.attributesOfItem(atPath: dir.path + "/made/sealing.key")[.posixPermissions] as? Int) == 0o600)
-        #expect(try Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"]).status == 0)
+        #expect(try await Self.runProcess("/bin/sh", [Self.deploy + "/make-sealing-key.sh", dir.path + "/made/sealing.key"]).status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: dir.path + "/made/sealing.key")) == key, "an existing key is kept")
         let volume = try #require(pod["volumes"].array.first { $0["secret"]["secretName"].string == "gatehouse-sealing-key" })
         let secret = try Self.secretVolume(at: dir.path + "/secret", files: ["sealing.key": key], mode: try #require(volume["secret"]["defaultMode"].int))
@@ -501,7 +501,7 @@ import Glibc
         #expect(metrics.text.contains("# TYPE gatehouse_requests_total counter"))
 
         // The image's HEALTHCHECK script, finding the port as it does in the container.
-        let healthy = try runProcess("/bin/bash", [deploy + "/healthcheck.sh"], environment: ["GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:\(a.adminPort)"])
+        let healthy = try await runProcess("/bin/bash", [deploy + "/healthcheck.sh"], environment: ["GATEHOUSE_ADMIN_LISTEN": "127.0.0.1:\(a.adminPort)"])
         #expect(healthy.status == 0, "\(healthy.stderr)")
 
         // a made its own signing key in its empty folder and publishes it.
@@ -547,7 +547,7 @@ import Glibc
         let bStatus = await b.stop()
         #expect(aStatus == 0, "\(a.log)")
         #expect(bStatus == 0, "\(b.log)")
-        let afterStop = try runProcess("/bin/bash", [deploy + "/healthcheck.sh", "\(a.adminPort)"])
+        let afterStop = try await runProcess("/bin/bash", [deploy + "/healthcheck.sh", "\(a.adminPort)"])
         #expect(afterStop.status != 0, "the health check fails once Gatehouse is gone")
     }
 }
@@ -720,8 +720,8 @@ extension DeployFilesTests {
     }
 
     /// The commands `gatehouse help` lists.
-    static func usageSubcommands() throws -> [String] {
-        let help = try runGatehouse(["help"])
+    static func usageSubcommands() async throws -> [String] {
+        let help = try await runGatehouse(["help"])
         var inCommands = false
         var out: [String] = []
         for line in help.stdout.split(separator: "\n", omittingEmptySubsequences: false) {
@@ -825,13 +825,13 @@ extension DeployFilesTests {
     typealias Run = CLITests.Run
 
     /// The `gatehouse` binary with only the given `GATEHOUSE_*` variables.
-    static func runGatehouse(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        try runProcess(CLITests.binary, arguments, environment: environment)
+    static func runGatehouse(_ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        try await runProcess(CLITests.binary, arguments, environment: environment)
     }
 
     /// Runs a short-lived program to its end. Every program run here bounds its own waiting.
-    static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> Run {
-        try CLITests.runToEnd(executable, arguments, environment: cleanEnvironment().merging(environment) { $1 })
+    static func runProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) async throws -> Run {
+        try await CLITests.runToEnd(executable, arguments, environment: cleanEnvironment().merging(environment) { $1 })
     }
 
     /// The test's environment without any `GATEHOUSE_*` override a developer may have set.

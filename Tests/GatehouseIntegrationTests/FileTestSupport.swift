@@ -98,3 +98,12 @@ struct LoopbackPeers {
         try await group.shutdownGracefully()
     }
 }
+
+/// Runs blocking work (a child process waited for, a blocking read) on a thread of its own, so
+/// that it never holds one of the few threads every test shares: with those held, other tests'
+/// timeouts expire while they wait for a turn.
+func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}

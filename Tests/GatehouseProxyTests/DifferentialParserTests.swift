@@ -9,6 +9,10 @@ import Testing
 /// the same bytes: a corpus of valid and hostile messages and thousands of mutations of it.
 /// Where both accept, they must read the same message; where they disagree, Gatehouse must be
 /// the stricter one, for a reason listed in `deliberate` — never the other way round.
+///
+/// Each test is thousands of synchronous parses: they run one at a time and yield now and then,
+/// so that they never hold every test thread at once (other tests' timeouts would expire).
+@Suite(.serialized)
 struct DifferentialParserTests {
     struct Message: Equatable, CustomStringConvertible {
         var startLine: String
@@ -170,7 +174,7 @@ struct DifferentialParserTests {
         return out
     }
 
-    @Test func requestParsersAgreeOrGatehouseIsStricterForAListedReason() {
+    @Test func requestParsersAgreeOrGatehouseIsStricterForAListedReason() async {
         var cases: [[UInt8]] = []
         for (i, text) in Self.requestCorpus.enumerated() {
             let bytes = Array(text.utf8)
@@ -179,7 +183,8 @@ struct DifferentialParserTests {
         }
         var agreed = 0
         var stricter: [String: Int] = [:]
-        for bytes in cases {
+        for (n, bytes) in cases.enumerated() {
+            if n % 100 == 99 { await Task.yield() }
             let ours = Self.gatehouse(request: bytes)
             let theirs = Self.nio(request: bytes)
             let text = String(decoding: bytes, as: UTF8.self).debugDescription
@@ -277,7 +282,7 @@ struct DifferentialParserTests {
         "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\nContent-Length: 5\r\n\r\nerror",
     ]
 
-    @Test func responseParsersAgreeOrGatehouseIsStricterForAListedReason() {
+    @Test func responseParsersAgreeOrGatehouseIsStricterForAListedReason() async {
         var cases: [[UInt8]] = []
         for (i, text) in Self.responseCorpus.enumerated() {
             let bytes = Array(text.utf8)
@@ -285,7 +290,8 @@ struct DifferentialParserTests {
             cases += Self.mutations(of: bytes, count: 150, seed: UInt64(1000 + i))
         }
         var agreed = 0
-        for bytes in cases {
+        for (n, bytes) in cases.enumerated() {
+            if n % 100 == 99 { await Task.yield() }
             let ours = Self.gatehouse(response: bytes)
             let theirs = Self.nio(response: bytes)
             let text = String(decoding: bytes, as: UTF8.self).debugDescription
