@@ -3,7 +3,8 @@ import Logging
 
 /// What the proxy calls to turn a bearer token into a `Principal` (DESIGN 3 step 4 and 4).
 ///
-/// The caller tries `cachedPrincipal` first (synchronous, cheap) and `authenticate` on a miss.
+/// A caller on an event loop tries `authenticateNow` first (the shared cache, then a verification
+/// with cached keys, both synchronous) and `authenticate` only when it returns nil.
 /// `authenticate` never throws: every failure is an `AuthError` the proxy maps to HTTP in one
 /// place. Auth-failure metrics are the proxy's, which knows the tenant label to use.
 public final class Authenticator: Sendable {
@@ -57,7 +58,17 @@ public final class Authenticator: Sendable {
     /// `authenticate` without waiting, for a caller on an event loop: nil when some candidate
     /// IdP's keys are not cached (or lack the token's `kid`), and the caller must take the
     /// asynchronous path. Otherwise the same verdict, with the same cache insert.
+    /// A still-valid cached verification is returned first; the token's digest is computed once
+    /// for that lookup and the insert after a verification.
     public func authenticateNow(token: String, tenant: TenantID?, snapshot: ConfigSnapshot) -> Result<Principal, AuthError>? {
+        var key: VerifiedTokenCache.Key?
+        if cache.isEnabled, token.utf8.count <= settings.maxTokenBytes {
+            let k = cache.key(token: token, tenant: tenant)
+            if let principal = cache.lookup(key: k, tenant: tenant, snapshot: snapshot, now: clock(), skew: Double(settings.clockSkewSeconds)) {
+                return .success(principal)
+            }
+            key = k
+        }
         var tally: Tally
         switch prepare(token: token, tenant: tenant, snapshot: snapshot) {
         case .failure(let error): return refused(error, tenant: tenant)
@@ -71,7 +82,7 @@ public final class Authenticator: Sendable {
                 tally.refuse(error, tenant: candidate.tenant)
             }
         }
-        return decide(tally, token: token)
+        return decide(tally, token: token, key: key)
     }
 
     /// What the verification of one token has found so far, candidate by candidate.
@@ -119,7 +130,7 @@ public final class Authenticator: Sendable {
         return .success(Tally(jws: jws, tenant: tenant, candidates: candidates))
     }
 
-    private func decide(_ tally: Tally, token: String) -> Result<Principal, AuthError> {
+    private func decide(_ tally: Tally, token: String, key: VerifiedTokenCache.Key? = nil) -> Result<Principal, AuthError> {
         switch tally.accepted.count {
         case 1:
             // Choosing by issuer, a tenant whose keys could not be had might also have accepted:
@@ -129,7 +140,11 @@ public final class Authenticator: Sendable {
                     AuthError(.keysUnavailable, reason: AuthReason.keysUnavailable, detail: "cannot rule out tenant \(other) for this issuer"),
                     tenant: tally.tenant)
             }
-            cache.insert(token: token, tenant: tally.tenant, principal: tally.accepted[0], candidates: tally.candidates)
+            if let key {
+                cache.insert(key: key, principal: tally.accepted[0], candidates: tally.candidates)
+            } else {
+                cache.insert(token: token, tenant: tally.tenant, principal: tally.accepted[0], candidates: tally.candidates)
+            }
             return .success(tally.accepted[0])
         case 0:
             return refused(tally.best ?? AuthError.invalid(AuthReason.unknownIssuer, "no IdP accepted the token"), tenant: tally.tenant)

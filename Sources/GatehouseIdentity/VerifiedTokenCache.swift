@@ -79,9 +79,19 @@ public final class VerifiedTokenCache: Sendable {
     /// Entries currently held (including ones that would now miss).
     public var count: Int { shards.reduce(0) { $0 + $1.shard.withLock { $0.entries.count } } }
 
+    /// The cache key of `token` in `tenant`'s scope: its SHA-256, computed once per request and
+    /// used for both the lookup and the insert after a verification.
+    func key(token: String, tenant: TenantID?) -> Key {
+        Key(scope: tenant?.rawValue ?? "", digest: Self.digest(token))
+    }
+
     func lookup(token: String, tenant: TenantID?, snapshot: ConfigSnapshot, now: Double, skew: Double) -> Principal? {
         guard !shards.isEmpty else { return nil }
-        let key = Key(scope: tenant?.rawValue ?? "", digest: Self.digest(token))
+        return lookup(key: key(token: token, tenant: tenant), tenant: tenant, snapshot: snapshot, now: now, skew: skew)
+    }
+
+    func lookup(key: Key, tenant: TenantID?, snapshot: ConfigSnapshot, now: Double, skew: Double) -> Principal? {
+        guard !shards.isEmpty else { return nil }
         let box = shard(for: key)
         let value = box.shard.withLock { $0.entries[key]?.value }
         guard let value else {
@@ -102,7 +112,11 @@ public final class VerifiedTokenCache: Sendable {
 
     func insert(token: String, tenant: TenantID?, principal: Principal, candidates: [IdPCandidates.Candidate]) {
         guard !shards.isEmpty else { return }
-        let key = Key(scope: tenant?.rawValue ?? "", digest: Self.digest(token))
+        insert(key: key(token: token, tenant: tenant), principal: principal, candidates: candidates)
+    }
+
+    func insert(key: Key, principal: Principal, candidates: [IdPCandidates.Candidate]) {
+        guard !shards.isEmpty else { return }
         shard(for: key).shard.withLock { $0.insert(key, Value(principal: principal, candidates: candidates)) }
     }
 

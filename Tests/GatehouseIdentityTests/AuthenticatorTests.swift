@@ -273,6 +273,24 @@ struct VerifiedTokenCacheTests {
         #expect(world.fetcher.totalCalls == fetches)
     }
 
+    @Test("without waiting: a token verified before is a hit in the shared cache, with no second signature check")
+    func verifiesNowFromTheSharedCache() async {
+        let world = AuthWorld()
+        let snapshot = world.twoTenants
+        let acme = TenantID("acme")!
+        let good = world.token()
+        _ = await world.authenticate(good, tenant: "acme", snapshot)
+        #expect(world.cache.count == 1)
+        // The keys are gone from the key-set cache's view: only the shared cache can answer now.
+        world.keySets.remove(tenant: acme, idp: Std.idp().name)
+        let hit = world.authenticator.authenticateNow(token: good, tenant: acme, snapshot: snapshot)
+        #expect(hit?.value?.subject == "user-1")
+        #expect(world.metrics.tokenCache.value(["hit"]) == 1)
+        // Another scope is another key: a miss, and (keys gone) the waiting path.
+        #expect(world.authenticator.authenticateNow(token: good, tenant: nil, snapshot: snapshot) == nil)
+        #expect(world.cache.count == 1)
+    }
+
     @Test("without waiting: a kid the cached set lacks takes the waiting path (a refresh may find it)")
     func unknownKIDWaits() async {
         let world = AuthWorld()

@@ -22,13 +22,6 @@ extension ProxyExchange {
         }
         let token = head.string(range)
         let snapshot = config.snapshot
-        if let principal = runtime.authenticator.cachedPrincipal(token: token, tenant: routedTenant, snapshot: snapshot) {
-            remember(principal, now: now)
-            authenticated(principal)
-            return
-        }
-        // The IdP's keys cached: verified here and now, on the loop (a signature costs tens of
-        // microseconds; a task hop and paused reads would cost more).
         if let result = runtime.authenticator.authenticateNow(token: token, tenant: routedTenant, snapshot: snapshot) {
             switch result {
             case .success(let principal):
