@@ -128,13 +128,15 @@ struct ResponseHeadParser {
     static func statusLine(_ p: UnsafeRawBufferPointer, position: inout Int) -> LineStep {
         let end = p.count
         let i = position
-        guard let cr = Self.lineEnd(p, from: i) else {
-            let prefix: [UInt8] = [0x48, 0x54, 0x54, 0x50, 0x2F]  // "HTTP/"
-            for j in i..<end where j - i < prefix.count && p[j] != prefix[j - i] {
-                return .failure(HTTPParseError(.badStatusLine))
-            }
-            return .needMore
+        let lineEnd = Self.lineEnd(p, from: i)
+        // A peer that is not speaking HTTP fails at its first bytes, without waiting for a line
+        // end; checked the same way whether or not the line end has arrived, so that the verdict
+        // does not depend on how the bytes were split into reads.
+        let prefix: [UInt8] = [0x48, 0x54, 0x54, 0x50, 0x2F]  // "HTTP/"
+        for j in i..<min(lineEnd ?? end, i + prefix.count) where p[j] != prefix[j - i] {
+            return .failure(HTTPParseError(.badStatusLine))
         }
+        guard let cr = lineEnd else { return .needMore }
         guard p[cr] == HTTPBytes.cr else { return .failure(HTTPParseError(.bareLF)) }
         guard cr - i >= 12, p[i] == 0x48, p[i + 1] == 0x54, p[i + 2] == 0x54, p[i + 3] == 0x50, p[i + 4] == 0x2F,
             p[i + 5] == 0x31, p[i + 6] == 0x2E, p[i + 7] == 0x30 || p[i + 7] == 0x31, p[i + 8] == HTTPBytes.sp
