@@ -17,19 +17,15 @@ struct CompactJWS: Sendable {
     private static let payloadLimits = JSONParser.Limits(maxDepth: 32, maxBytes: 1 << 20)
 
     /// Refuses anything over `maxBytes` before looking at it, then anything that is not exactly
-    /// three strict-base64url parts whose first two are JSON objects.
+    /// three strict-base64url parts whose first two are JSON objects. The token's bytes are read
+    /// in place: one scan for the dots, each part decoded straight from them, one copy (the
+    /// signing input).
     static func parse(_ token: String, maxBytes: Int) throws(AuthError) -> CompactJWS {
-        let (signingInput, signaturePart) = try split(token, maxBytes: maxBytes)
-        guard let dot = signingInput.firstIndex(of: UInt8(ascii: ".")),
-            let headerBytes = Base64URL.decode(signingInput[..<dot]),
-            let payloadBytes = Base64URL.decode(signingInput[(dot + 1)...]),
-            let signature = Base64URL.decode(signaturePart)
-        else { throw AuthError.invalid(AuthReason.malformed, "a part is not base64url") }
-
-        guard let header = try json(headerBytes, headerLimits, "header").objectValue else {
+        let parts = try decodedParts(token, maxBytes: maxBytes)
+        guard let header = try json(parts.header, headerLimits, "header").objectValue else {
             throw AuthError.invalid(AuthReason.malformed, "header is not a JSON object")
         }
-        let payload = try json(payloadBytes, payloadLimits, "payload")
+        let payload = try json(parts.payload, payloadLimits, "payload")
         guard let claims = payload.objectValue else {
             throw AuthError.invalid(AuthReason.malformed, "payload is not a JSON object")
         }
@@ -42,8 +38,55 @@ struct CompactJWS: Sendable {
             kid = s
         }
         return CompactJWS(
-            header: header, payload: payload, claims: claims, signingInput: signingInput, signature: signature,
+            header: header, payload: payload, claims: claims, signingInput: parts.signingInput, signature: parts.signature,
             algorithm: algorithm, kid: kid)
+    }
+
+    private struct Parts {
+        var header: [UInt8] = []
+        var payload: [UInt8] = []
+        var signingInput: [UInt8] = []
+        var signature: [UInt8] = []
+    }
+
+    private enum Split {
+        case parts(Parts)
+        case notThreeParts
+        case notBase64URL
+    }
+
+    /// Exactly two dots, non-empty header and payload, each part strict base64url.
+    private static func decodedParts(_ token: String, maxBytes: Int) throws(AuthError) -> Parts {
+        let length = token.utf8.count
+        guard length <= maxBytes else {
+            throw AuthError.invalid(AuthReason.tooLarge, "token of \(length) bytes (limit \(maxBytes))")
+        }
+        var copy = token
+        let split = copy.withUTF8 { bytes -> Split in
+            var first = -1
+            var second = -1
+            for i in 0..<bytes.count where bytes[i] == UInt8(ascii: ".") {
+                if first < 0 {
+                    first = i
+                } else if second < 0 {
+                    second = i
+                } else {
+                    return .notThreeParts
+                }
+            }
+            guard first > 0, second > first + 1 else { return .notThreeParts }
+            func part(_ range: Range<Int>) -> UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(rebasing: bytes[range]) }
+            guard let header = Base64URL.decode(part(0..<first)),
+                let payload = Base64URL.decode(part((first + 1)..<second)),
+                let signature = Base64URL.decode(part((second + 1)..<bytes.count))
+            else { return .notBase64URL }
+            return .parts(Parts(header: header, payload: payload, signingInput: Array(part(0..<second)), signature: signature))
+        }
+        switch split {
+        case .parts(let parts): return parts
+        case .notThreeParts: throw AuthError.invalid(AuthReason.malformed, "not three dot-separated parts")
+        case .notBase64URL: throw AuthError.invalid(AuthReason.malformed, "a part is not base64url")
+        }
     }
 
     private static func json(_ bytes: [UInt8], _ limits: JSONParser.Limits, _ part: String) throws(AuthError) -> JSONValue {
@@ -56,28 +99,9 @@ struct CompactJWS: Sendable {
 
     /// The unverified `iss`, reading only the payload.
     static func peekIssuer(_ token: String, maxBytes: Int) -> String? {
-        guard let (signingInput, _) = try? split(token, maxBytes: maxBytes),
-            let dot = signingInput.firstIndex(of: UInt8(ascii: ".")),
-            let payloadBytes = Base64URL.decode(signingInput[(dot + 1)...]),
-            let payload = try? JSONParser.parse(payloadBytes, limits: payloadLimits)
+        guard let parts = try? decodedParts(token, maxBytes: maxBytes),
+            let payload = try? JSONParser.parse(parts.payload, limits: payloadLimits)
         else { return nil }
         return payload["iss"]?.stringValue
-    }
-
-    /// Signing input and signature part; exactly two dots, non-empty header and payload.
-    private static func split(_ token: String, maxBytes: Int) throws(AuthError) -> ([UInt8], ArraySlice<UInt8>) {
-        guard token.utf8.count <= maxBytes else {
-            throw AuthError.invalid(AuthReason.tooLarge, "token of \(token.utf8.count) bytes (limit \(maxBytes))")
-        }
-        let bytes = Array(token.utf8)
-        var dots: [Int] = []
-        for (i, b) in bytes.enumerated() where b == UInt8(ascii: ".") {
-            dots.append(i)
-            if dots.count > 2 { break }
-        }
-        guard dots.count == 2, dots[0] > 0, dots[1] > dots[0] + 1 else {
-            throw AuthError.invalid(AuthReason.malformed, "not three dot-separated parts")
-        }
-        return (Array(bytes[..<dots[1]]), bytes[(dots[1] + 1)...])
     }
 }
