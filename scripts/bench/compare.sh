@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Gatehouse next to the servers it is compared with, on this machine, in one run:
 #   direct    the upstream itself (nginx `return 200`)
+#   relay     a SwiftNIO byte relay, no HTTP at all (scripts/bench/relay): what the event loop
+#             alone costs, the floor every proxy here is read against
 #   nginx     nginx as a plain reverse proxy (no token check)
 #   haproxy   HAProxy with jwt_verify (RS256, PEM public key), iss/client_id/exp checks and two
 #             claim headers from the token; bad tokens get 401
@@ -8,7 +10,10 @@
 #             row without it), with the verified-token cache on (one token reused) and off
 #             (`identity.token_cache_entries: 0`: every request verifies a signature, as HAProxy does)
 # HTTP/1.1 with wrk (requests/s, p50, p99), then HTTP/2 cleartext with h2load against whichever
-# servers speak h2c. wrk and h2load run on CPU 0; the server under test and the upstream on CPU 1.
+# servers speak h2c. Then, per HTTP/1.1 server, figures that do not drift with the machine's
+# noise: user-space instructions per request (callgrind; the difference between windows of N and
+# 2N keep-alive requests, so start-up and connection set-up cancel) and syscalls per request
+# (`strace -c -f` attached during N requests). wrk and h2load run on CPU 0; the server under test and the upstream on CPU 1.
 # Before measuring, every server must answer 200 with the token, and HAProxy and Gatehouse 401
 # without it and with a tampered signature. Each figure is the median of three runs (each column
 # on its own; "range" is the spread of requests/s), the runs of all servers interleaved.
@@ -18,7 +23,8 @@
 #   CONNECTIONS=32  wrk connections          H2_CLIENTS=8 H2_STREAMS=4   h2load clients x streams
 #   GATEHOUSE_BIN=… use this binary instead of building .build/release/gatehouse
 #   GATEHOUSE_H2C_URL= (empty) leave Gatehouse out of the h2c table
-#   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+31)
+#   COSTS=0         leave out instructions and syscalls per request   COST_REQUESTS=2000 (N)
+#   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+40 and, for callgrind, +110 … +140)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -35,6 +41,11 @@ UP=$PORT_BASE; UP_H2=$((PORT_BASE + 1))
 NGX=$((PORT_BASE + 10)); NGX_H2=$((PORT_BASE + 11))
 HA=$((PORT_BASE + 20)); HA_H2=$((PORT_BASE + 21))
 GH=$((PORT_BASE + 30)); GH_ADMIN=$((PORT_BASE + 31))
+RELAY=$((PORT_BASE + 40))
+# The costs phase runs second copies of the proxies under callgrind on these ports + 100.
+CG_OFFSET=100
+COSTS="${COSTS:-1}"
+COST_REQUESTS="${COST_REQUESTS:-2000}"
 LOADGEN_CPU=0; SERVER_CPU=1
 # Gatehouse's h2c URL (prior knowledge on its cleartext listener). A build that does not answer
 # h2c there gets "n/a" in the h2c table, as does GATEHOUSE_H2C_URL= (empty) in the environment.
@@ -43,7 +54,7 @@ ISSUER="https://bench.example"
 
 # --- tools -------------------------------------------------------------------------------------
 missing=()
-for pair in wrk:wrk h2load:nghttp2-client nginx:nginx haproxy:haproxy curl:curl taskset:util-linux; do
+for pair in wrk:wrk h2load:nghttp2-client nginx:nginx haproxy:haproxy curl:curl taskset:util-linux valgrind:valgrind strace:strace; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -59,11 +70,14 @@ else
   GATEHOUSE=.build/release/gatehouse
 fi
 GATEHOUSE="$(cd "$(dirname "$GATEHOUSE")" && pwd)/$(basename "$GATEHOUSE")"
+swift build -c release --package-path scripts/bench/relay >&2
+RELAY_BIN="$(cd scripts/bench/relay && swift build -c release --show-bin-path)/relay"
 
 # --- work folder and clean-up ------------------------------------------------------------------
 WORK=$(mktemp -d)
 chmod 755 "$WORK"   # nginx workers (an unprivileged user) read the key set from here
 HAPROXY_PID=
+RELAY_PID=
 GATEHOUSE_PID=
 NGINX_PIDS=()
 stop_gatehouse() {
@@ -75,7 +89,7 @@ stop_gatehouse() {
 }
 cleanup() {
   stop_gatehouse
-  for pid in $HAPROXY_PID "${NGINX_PIDS[@]}"; do
+  for pid in $HAPROXY_PID $RELAY_PID "${NGINX_PIDS[@]}"; do
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
   done
@@ -116,7 +130,7 @@ expect_identity() {
 }
 
 # Nothing may answer on our ports yet: a leftover server would be measured instead of ours.
-for port in $UP $UP_H2 $NGX $NGX_H2 $HA $HA_H2 $GH $GH_ADMIN; do
+for port in $UP $UP_H2 $NGX $NGX_H2 $HA $HA_H2 $GH $GH_ADMIN $RELAY $((NGX + CG_OFFSET)) $((HA + CG_OFFSET)) $((GH + CG_OFFSET)) $((RELAY + CG_OFFSET)); do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
     echo "something already answers on 127.0.0.1:$port; stop it or set PORT_BASE" >&2
     exit 1
@@ -208,6 +222,10 @@ haproxy -c -q -f "$WORK/haproxy.cfg"
 taskset -c "$SERVER_CPU" haproxy -db -f "$WORK/haproxy.cfg" > "$WORK/haproxy.log" 2>&1 &
 HAPROXY_PID=$!
 
+# --- the floor: a SwiftNIO byte relay ------------------------------------------------------------
+taskset -c "$SERVER_CPU" "$RELAY_BIN" "$RELAY" "$UP" &
+RELAY_PID=$!
+
 # --- Gatehouse ---------------------------------------------------------------------------------
 # Writes a config folder: $1 name, $2 token_cache_entries, $3 assertion enabled (true/false).
 gatehouse_config() {
@@ -249,6 +267,8 @@ gatehouse_config nocache-noassert 0 false
 AUTH=(-H "Authorization: Bearer $TOKEN")
 wait_http "http://127.0.0.1:$UP/"
 wait_http "http://127.0.0.1:$NGX/"
+wait_http "http://127.0.0.1:$RELAY/"
+expect_status 200 "http://127.0.0.1:$RELAY/"
 wait_http "http://127.0.0.1:$HA/" || { cat "$WORK/haproxy.log" >&2; exit 1; }
 expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$UP/"
 expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$NGX/"
@@ -308,6 +328,7 @@ h2_once() {
 # hits every server's repeats alike rather than all of one server's. An empty URL prints "n/a".
 TARGETS=(
   "h1|direct (nginx return 200)|http://127.0.0.1:$UP/|"
+  "h1|SwiftNIO byte relay (floor)|http://127.0.0.1:$RELAY/|"
   "h1|nginx reverse proxy, no token check|http://127.0.0.1:$NGX/|"
   "h1|HAProxy 2.6 jwt_verify, every request|http://127.0.0.1:$HA/|"
   "h1|Gatehouse, one token reused (cache)|http://127.0.0.1:$GH/t/bench/|cached"
@@ -383,4 +404,115 @@ for proto in h1 h2; do
       printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$label" "${cells[@]}"
     fi
   done
+done
+
+# --- instructions and syscalls per request ----------------------------------------------------------
+if [ "$COSTS" != 1 ]; then exit 0; fi
+
+# N keep-alive requests over 8 connections; fails unless all were 2xx.
+h1_requests() {
+  local out
+  out=$(taskset -c "$LOADGEN_CPU" h2load --h1 -n"$1" -c8 -t1 "${AUTH[@]}" "$2")
+  if ! grep -qE "^status codes: $1 2xx" <<< "$out"; then echo "h2load --h1 saw failures for $2:" >&2; echo "$out" >&2; return 1; fi
+}
+
+# The Ir total of the newest callgrind dump of process $1 (in $WORK/cg.$1.*).
+last_dump_ir() {
+  local file
+  file=$(ls -t "$WORK"/cg."$1".* 2>/dev/null | head -1)
+  awk '/^(summary|totals):/ { print $2; exit }' "$file"
+}
+
+# User-space instructions per request of the server behind $2, running as process $1 under
+# callgrind: counters zeroed, N requests, dump; zeroed, 2N requests, dump; (Ir(2N) - Ir(N)) / N.
+instructions_per_request() {
+  local pid=$1 url=$2 ir1 ir2
+  h1_requests 200 "$url"
+  callgrind_control -z "$pid" > /dev/null
+  h1_requests "$COST_REQUESTS" "$url"
+  callgrind_control -d "$pid" > /dev/null
+  ir1=$(last_dump_ir "$pid")
+  callgrind_control -z "$pid" > /dev/null
+  h1_requests $((2 * COST_REQUESTS)) "$url"
+  callgrind_control -d "$pid" > /dev/null
+  ir2=$(last_dump_ir "$pid")
+  awk -v a="$ir1" -v b="$ir2" -v n="$COST_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }'
+}
+
+# Syscalls per request of process $1 (every thread) while it serves N requests at $2.
+syscalls_per_request() {
+  local pid=$1 url=$2 strace_pid total
+  h1_requests 200 "$url"
+  strace -c -f -q -o "$WORK/strace.$pid" -p "$pid" &
+  strace_pid=$!
+  sleep 1   # strace attaches to every thread before the first request is sent
+  h1_requests "$COST_REQUESTS" "$url"
+  kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true
+  total=$(awk '$NF == "total" { print $(NF - 2) }' "$WORK/strace.$pid")
+  awk -v t="$total" -v n="$COST_REQUESTS" 'BEGIN { printf "%.1f", t / n }'
+}
+
+# Waits (bounded: 120 s; valgrind starts slowly) until $1 answers 200 with the token.
+wait_200() {
+  for _ in $(seq 600); do
+    if [ "$(curl -s -o /dev/null -w '%{http_code}' "${AUTH[@]}" "$1" 2>/dev/null)" = 200 ]; then return 0; fi
+    sleep 0.2
+  done
+  echo "no 200 from $1 under valgrind" >&2
+  return 1
+}
+
+CG=(valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p.out")
+COST_ROWS=()
+declare -A INSTR=() SYSC=()
+
+# One row: $1 label, $2 URL, $3 pid of the server running normally (for strace), then the
+# command that starts the same server under callgrind, answering at $2's port + CG_OFFSET.
+cost_row() {
+  local label=$1 url=$2 pid=$3 cg_url cg_pid; shift 3
+  cg_url=$(sed -E "s/:([0-9]+)\//:$(( $(sed -E 's/.*:([0-9]+)\/.*/\1/' <<< "$url") + CG_OFFSET ))\//" <<< "$url")
+  echo "costs: $label" >&2
+  SYSC[$label]=$(syscalls_per_request "$pid" "$url")
+  taskset -c "$SERVER_CPU" "${CG[@]}" "$@" 2> "$WORK/cg-$RANDOM.log" &
+  cg_pid=$!
+  wait_200 "$cg_url"
+  INSTR[$label]=$(instructions_per_request "$cg_pid" "$cg_url")
+  kill -9 "$cg_pid" 2>/dev/null || true
+  wait "$cg_pid" 2>/dev/null || true
+  COST_ROWS+=("$label")
+}
+
+# nginx as one process (no master) and HAProxy on the callgrind ports.
+mkdir -p "$WORK/proxy-cg/logs"
+sed -E -e "s/^daemon off;/daemon off;\nmaster_process off;/" -e "s/listen 127.0.0.1:$NGX;/listen 127.0.0.1:$((NGX + CG_OFFSET));/" \
+  -e "/listen 127.0.0.1:$NGX_H2 http2;/d" -e "s#$WORK/proxy/nginx.pid#$WORK/proxy-cg/nginx.pid#" "$WORK/proxy/nginx.conf" > "$WORK/proxy-cg/nginx.conf"
+sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "/bind 127.0.0.1:$HA_H2 proto h2/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
+NGINX_WORKER=$(pgrep -P "${NGINX_PIDS[1]}" | head -1)
+
+cost_row "SwiftNIO byte relay (floor)" "http://127.0.0.1:$RELAY/" "$RELAY_PID" "$RELAY_BIN" $((RELAY + CG_OFFSET)) "$UP"
+cost_row "nginx reverse proxy, no token check" "http://127.0.0.1:$NGX/" "$NGINX_WORKER" \
+  nginx -p "$WORK/proxy-cg" -c nginx.conf -e "$WORK/proxy-cg/error.log"
+cost_row "HAProxy 2.6 jwt_verify, every request" "http://127.0.0.1:$HA/" "$HAPROXY_PID" haproxy -db -f "$WORK/haproxy-cg.cfg"
+for pair in "cached|Gatehouse, one token reused (cache)" "nocache|Gatehouse, cache off (verify each)" \
+  "cached-noassert|Gatehouse, no assertion, cache" "nocache-noassert|Gatehouse, no assertion, cache off"; do
+  config=${pair%%|*}
+  dir="$WORK/gatehouse-$config"
+  # A second config on the callgrind ports, with its own key folder.
+  mkdir -p "$dir-cg"
+  cp -r "$dir/tenants" "$dir-cg/"
+  sed -E -e "s/127.0.0.1:$GH\"/127.0.0.1:$((GH + CG_OFFSET))\"/" -e "s/127.0.0.1:$GH_ADMIN\"/127.0.0.1:$((GH_ADMIN + CG_OFFSET))\"/" \
+    "$dir/gatehouse.yaml" > "$dir-cg/gatehouse.yaml"
+  start_gatehouse "$config"
+  cost_row "${pair#*|}" "http://127.0.0.1:$GH/t/bench/" "$GATEHOUSE_PID" "$GATEHOUSE" serve --config "$dir-cg/gatehouse.yaml"
+done
+stop_gatehouse
+
+echo
+echo "Per request, HTTP/1.1 keep-alive (h2load --h1 -c8): user-space instructions (callgrind, (Ir(2N) - Ir(N)) / N, N = $COST_REQUESTS) and syscalls (strace -c -f, N requests)"
+echo
+printf '| %-38s | %16s | %11s | %17s |\n' "server" "instructions/req" "vs floor" "syscalls/req"
+printf '| %-38s | %16s | %11s | %17s |\n' "$(rule 38)" "$(rule 15):" "$(rule 10):" "$(rule 16):"
+floor=${INSTR["SwiftNIO byte relay (floor)"]}
+for label in "${COST_ROWS[@]}"; do
+  printf '| %-38s | %16s | %11s | %17s |\n' "$label" "${INSTR[$label]}" "$(ratio "${INSTR[$label]}" "$floor")" "${SYSC[$label]}"
 done
