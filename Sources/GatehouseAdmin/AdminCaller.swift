@@ -4,7 +4,7 @@ import GatehouseHTTP
 import GatehouseSessions
 import NIOHTTP1
 
-/// Who is calling the admin API (DESIGN 8).
+/// Who is calling the admin API (README "For tenant admins").
 public enum AdminCaller: Sendable, Hashable {
     case `operator`
     /// A tenant admin key: acts on its own tenant only.

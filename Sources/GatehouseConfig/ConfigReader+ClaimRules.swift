@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// `claims:` rules of an IdP and claim paths in general (DESIGN 2.2).
+/// `claims:` rules of an IdP and claim paths in general (tenants/README.md).
 extension ConfigReader {
     mutating func claimPath(_ value: JSONValue, at path: FieldPath) -> ClaimPath? {
         guard let text = string(value, at: path, maxBytes: InputLimits.maxNameBytes) else { return nil }

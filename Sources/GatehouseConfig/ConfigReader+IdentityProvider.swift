@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// One IdP (DESIGN 2.2 `idps[]`), from a tenant file or from the admin API: the same rules for both.
+/// One IdP (tenants/README.md `idps[]`), from a tenant file or from the admin API: the same rules for both.
 extension ConfigReader {
     static let identityProviderKeys: Set<String> = [
         "name", "issuer", "discovery_url", "jwks_uri", "allowed_clients", "allowed_audiences", "required_scopes",

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// A tenant file (DESIGN 2.2) -> `Tenant`.
+/// A tenant file (tenants/README.md) -> `Tenant`.
 extension ConfigReader {
     static let tenantKeys: Set<String> = [
         "id", "display_name", "match", "idps", "upstreams", "preserve_host", "propagate", "authorization", "sessions",

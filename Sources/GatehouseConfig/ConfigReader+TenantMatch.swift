@@ -1,8 +1,8 @@
 import GatehouseCore
 
-/// `match:` of a tenant (DESIGN 2.2): which hosts and which path prefix select it.
+/// `match:` of a tenant (tenants/README.md): which hosts and which path prefix select it.
 extension ConfigReader {
-    /// Paths Gatehouse answers itself (DESIGN 3.1); a tenant prefix under them would never be reached.
+    /// Paths Gatehouse answers itself (README "What Gatehouse answers itself"); a tenant prefix under them would never be reached.
     static let reservedPathPrefixes = ["/.well-known", "/.gatehouse"]
 
     mutating func tenantMatch(_ value: JSONValue, at path: FieldPath) -> TenantMatch? {

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// Rules that span tenants (DESIGN 2.2): a request must resolve to one tenant, never a guess.
+/// Rules that span tenants (tenants/README.md): a request must resolve to one tenant, never a guess.
 enum CrossTenantChecks {
     /// What one tenant file asks to be recognised by. A file with problems elsewhere claims the
     /// valid part of its `match:` too, so a clash shows up in the same run, not after the fix.

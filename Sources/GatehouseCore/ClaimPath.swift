@@ -1,4 +1,4 @@
-/// A path into a token's claims, as written in tenant files (DESIGN 2.2):
+/// A path into a token's claims, as written in tenant files (tenants/README.md):
 /// dot-separated names, `[N]` array indexes, `['…']` quoted names (for names holding dots,
 /// slashes or brackets). A name with a colon (`custom:tenant_id`) needs no quotes.
 public struct ClaimPath: Sendable, Hashable, CustomStringConvertible {

@@ -1,4 +1,4 @@
-/// Turns a claim value into a header value (DESIGN 2.2).
+/// Turns a claim value into a header value (tenants/README.md).
 ///
 /// Strings go as they are; numbers and booleans as JSON text; arrays of strings joined with
 /// `,`; other arrays and objects as compact JSON. Non-ASCII is percent-encoded (UTF-8).

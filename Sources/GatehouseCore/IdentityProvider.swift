@@ -9,7 +9,7 @@ public enum JWSAlgorithm: String, Sendable, Hashable, CaseIterable {
     public static let defaults: [JWSAlgorithm] = [.RS256, .ES256]
 }
 
-/// One rule on a claim (DESIGN 2.2 `claims:`); all of an IdP's rules must hold.
+/// One rule on a claim (tenants/README.md `claims:`); all of an IdP's rules must hold.
 public struct ClaimRule: Sendable, Hashable {
     public enum Kind: Sendable, Hashable {
         /// The claim equals this value (numbers compare by value).

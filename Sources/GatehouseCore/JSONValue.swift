@@ -1,7 +1,7 @@
 /// A JSON document as plain values.
 ///
 /// Numbers keep their original text so that a claim such as `1700000000` is propagated exactly
-/// as the IdP wrote it (DESIGN 2.2: "numbers and booleans as JSON text").
+/// as the IdP wrote it (tenants/README.md: "numbers and booleans as JSON text").
 public enum JSONValue: Sendable, Hashable {
     case null
     case bool(Bool)

@@ -1,4 +1,4 @@
-/// A tenant's id: `[a-z0-9][a-z0-9-]{0,62}` (DESIGN 2.2). Safe to use in paths, logs and metrics.
+/// A tenant's id: `[a-z0-9][a-z0-9-]{0,62}` (tenants/README.md). Safe to use in paths, logs and metrics.
 public struct TenantID: Sendable, Hashable, Comparable, CustomStringConvertible {
     public let rawValue: String
 

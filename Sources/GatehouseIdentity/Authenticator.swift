@@ -1,7 +1,7 @@
 import GatehouseCore
 import Logging
 
-/// What the proxy calls to turn a bearer token into a `Principal` (DESIGN 3 step 4 and 4).
+/// What the proxy calls to turn a bearer token into a `Principal` (README "Token validation").
 ///
 /// A caller on an event loop tries `authenticateNow` first (the shared cache, then a verification
 /// with cached keys, both synchronous) and `authenticate` only when it returns nil.

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// RFC 9728 Protected Resource Metadata per tenant (DESIGN 7).
+/// RFC 9728 Protected Resource Metadata per tenant (README "What Gatehouse answers itself").
 enum ProtectedResourceMetadata {
     static let wellKnownPath = "/.well-known/oauth-protected-resource"
 

@@ -12,9 +12,9 @@ public final class ProxyRuntime: Sendable {
     public let signer: AssertionSigner?
     public let metrics: GatehouseMetrics
     public let logger: Logger
-    /// The session-binding table (DESIGN 5).
+    /// The session-binding table (README "Sessions and OAuth flows").
     public let sessions: SessionTable
-    /// Verified OAuth 3-legged flows (DESIGN 6).
+    /// Verified OAuth 3-legged flows (README "Sessions and OAuth flows").
     public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog

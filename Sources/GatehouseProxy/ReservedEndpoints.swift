@@ -1,7 +1,7 @@
 import GatehouseCore
 import GatehouseIdentity
 
-/// Paths Gatehouse answers itself, before tenant authentication (DESIGN 3.1).
+/// Paths Gatehouse answers itself, before tenant authentication (README "What Gatehouse answers itself").
 enum ReservedEndpoints {
     static let jwksPath = "/.gatehouse/jwks.json"
     static let gatehousePrefix = "/.gatehouse/"

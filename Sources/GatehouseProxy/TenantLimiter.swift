@@ -1,7 +1,7 @@
 import GatehouseCore
 import Synchronization
 
-/// Per-tenant request-rate (token bucket) and concurrency limits (DESIGN 2.2 `limits`).
+/// Per-tenant request-rate (token bucket) and concurrency limits (tenants/README.md `limits`).
 final class TenantLimiter: Sendable {
     struct Bucket {
         var tokens: Double

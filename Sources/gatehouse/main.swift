@@ -7,7 +7,7 @@ import GatehouseDemo
 import Glibc
 #endif
 
-/// `gatehouse serve|check|demo|version` (DESIGN 1).
+/// `gatehouse serve|check|demo|version` (README "Commands").
 let arguments = Array(CommandLine.arguments.dropFirst())
 let environment = Environment.current()
 

@@ -3,7 +3,7 @@ import NIOCore
 import NIOPosix
 import Testing
 
-@Suite("Address policy (DESIGN 8)")
+@Suite("Address policy (README, For tenant admins)")
 struct AddressPolicyTests {
     @Test("internal addresses, and IPv6 forms that lead to one, are refused", arguments: [
         "0.0.0.0", "0.1.2.3", "10.0.0.1", "127.0.0.1", "127.255.255.254", "100.64.0.1", "100.127.255.255",

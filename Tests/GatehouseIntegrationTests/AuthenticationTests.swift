@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// DESIGN 3.2, 4 and 7 seen from a client: status codes, WWW-Authenticate, tenant resolution.
+/// README "Configuration walk-through", README "Token validation", README "What Gatehouse answers itself" seen from a client: status codes, WWW-Authenticate, tenant resolution.
 @Suite(.serialized) struct AuthenticationTests {
     @Test func noTokenIs401WithResourceMetadata() async throws {
         try await withHarness { h in

@@ -3,7 +3,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// DESIGN 3.7 and the limits of section 7: streaming, round robin, failover, timeouts, limits.
+/// docs/http.md, README "What Gatehouse answers itself": streaming, round robin, failover, timeouts, limits.
 @Suite(.serialized) struct ForwardingTests {
     @Test func serverSentEventsArriveBeforeTheStreamEnds() async throws {
         try await withHarness { h in

@@ -1,7 +1,7 @@
 import GatehouseCore
 import Testing
 
-/// Every network input is hostile (DESIGN 4, 7): garbage gets a clear status, never a crash,
+/// Every network input is hostile (README "Token validation", README "What Gatehouse answers itself"): garbage gets a clear status, never a crash,
 /// and never reaches an upstream.
 @Suite(.serialized) struct HostileInputTests {
     static let garbage: [String] = [

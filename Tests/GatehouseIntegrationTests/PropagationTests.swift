@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// DESIGN 3.3 and 3.6: what the upstream receives, and what it never receives.
+/// README "Configuration walk-through": what the upstream receives, and what it never receives.
 @Suite(.serialized) struct PropagationTests {
     @Test func validTokenReachesItsTenantWithTheVerifiedIdentity() async throws {
         try await withHarness { h in

@@ -6,7 +6,7 @@ import NIOPosix
 import Testing
 
 /// Tenant files change while Gatehouse runs: a good change goes live, a broken one is refused
-/// and the previous configuration keeps serving (STYLE habit 2, DESIGN 8 reload).
+/// and the previous configuration keeps serving (STYLE habit 2, README "For tenant admins" reload).
 @Suite(.serialized) struct ReloadTests {
     @Test func aChangedTenantFileGoesLiveAndABrokenOneIsRefused() async throws {
         let peers = try await LoopbackPeers.start(agentName: "reload-agent")

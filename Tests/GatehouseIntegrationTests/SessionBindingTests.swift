@@ -3,7 +3,7 @@ import GatehouseDemo
 import NIOHTTP1
 import Testing
 
-/// DESIGN 5 from outside: a session started by one user can never be used by another.
+/// README "Sessions and OAuth flows" from outside: a session started by one user can never be used by another.
 @Suite(.serialized) struct SessionBindingTests {
     static let mcp = "Mcp-Session-Id"
     static let runtime = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
