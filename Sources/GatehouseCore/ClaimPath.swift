@@ -87,6 +87,17 @@ public struct ClaimPath: Sendable, Hashable, CustomStringConvertible {
 
     /// The value at this path, or nil when any step is absent or of the wrong kind.
     public func resolve(in root: JSONValue) -> JSONValue? {
+        Self.resolve(segments[...], in: root)
+    }
+
+    /// The value at this path in a scanned object: only the top-level member it names is
+    /// materialised.
+    public func resolve(in root: ScannedObject) -> JSONValue? {
+        guard case .name(let first) = segments.first, let member = root[first] else { return nil }
+        return Self.resolve(segments.dropFirst(), in: member)
+    }
+
+    private static func resolve(_ segments: ArraySlice<Segment>, in root: JSONValue) -> JSONValue? {
         var current = root
         for segment in segments {
             switch segment {

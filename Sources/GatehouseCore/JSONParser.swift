@@ -129,6 +129,11 @@ public struct JSONParser {
     }
 
     private mutating func parseNumber() throws(Error) -> JSONValue {
+        .number(String(decoding: bytes[try scanNumber()], as: UTF8.self))
+    }
+
+    /// Validates a number (RFC 8259 grammar, at most 64 characters) and returns its bytes.
+    private mutating func scanNumber() throws(Error) -> Range<Int> {
         let start = index
         if bytes[index] == UInt8(ascii: "-") { index += 1 }
         guard index < bytes.count, isDigit(bytes[index]) else { throw error("invalid number") }
@@ -149,7 +154,7 @@ public struct JSONParser {
             while index < bytes.count, isDigit(bytes[index]) { index += 1 }
         }
         guard index - start <= 64 else { throw error("number too long") }
-        return .number(String(decoding: bytes[start..<index], as: UTF8.self))
+        return start..<index
     }
 
     private func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
@@ -190,21 +195,7 @@ public struct JSONParser {
                 case UInt8(ascii: "n"): scalars.append("\n")
                 case UInt8(ascii: "r"): scalars.append("\r")
                 case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "u"):
-                    let first = try parseHex4()
-                    if (0xD800...0xDBFF).contains(first) {
-                        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
-                            throw error("lone surrogate")
-                        }
-                        index += 2
-                        let second = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(second) else { throw error("lone surrogate") }
-                        let value = 0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00)
-                        scalars.append(Unicode.Scalar(value)!)
-                    } else {
-                        guard let scalar = Unicode.Scalar(first) else { throw error("lone surrogate") }
-                        scalars.append(scalar)
-                    }
+                case UInt8(ascii: "u"): scalars.append(try parseEscapedScalar())
                 default: throw error("invalid escape")
                 }
                 runStart = index
@@ -212,6 +203,22 @@ public struct JSONParser {
             }
             index += 1
         }
+    }
+
+    /// The scalar of a `\u` escape (the `\u` already read); a surrogate must come as a pair.
+    private mutating func parseEscapedScalar() throws(Error) -> Unicode.Scalar {
+        let first = try parseHex4()
+        guard (0xD800...0xDBFF).contains(first) else {
+            guard let scalar = Unicode.Scalar(first) else { throw error("lone surrogate") }
+            return scalar
+        }
+        guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else {
+            throw error("lone surrogate")
+        }
+        index += 2
+        let second = try parseHex4()
+        guard (0xDC00...0xDFFF).contains(second) else { throw error("lone surrogate") }
+        return Unicode.Scalar(0x10000 + ((first - 0xD800) << 10) + (second - 0xDC00))!
     }
 
     private mutating func parseHex4() throws(Error) -> UInt32 {
@@ -230,5 +237,158 @@ public struct JSONParser {
             index += 1
         }
         return value
+    }
+}
+
+// MARK: - One pass, no tree
+
+extension JSONParser {
+    /// Checks `bytes` exactly as `parse` would and, when it is an object, returns it scanned
+    /// (`ScannedObject`) without building a tree; nil when it is valid JSON but not an object.
+    public static func scanObject<C: Collection>(_ bytes: C, limits: Limits = Limits()) throws(Error) -> ScannedObject?
+    where C.Element == UInt8 {
+        let array = Array(bytes)
+        guard array.count <= limits.maxBytes else {
+            throw Error(message: "document larger than \(limits.maxBytes) bytes", offset: 0)
+        }
+        var parser = JSONParser(bytes: array, maxDepth: limits.maxDepth)
+        parser.skipWhitespace()
+        guard parser.index < array.count, array[parser.index] == UInt8(ascii: "{") else {
+            _ = try parser.skipValue(depth: 0)
+            try parser.expectEnd()
+            return nil
+        }
+        var members: [ScannedObject.Member] = []
+        try parser.skipObject(depth: 1) { key, start, end, kind, plain in
+            members.append(ScannedObject.Member(key: key, start: start, end: end, kind: kind, plain: plain))
+        }
+        try parser.expectEnd()
+        return ScannedObject(bytes: array, members: members)
+    }
+
+    private mutating func expectEnd() throws(Error) {
+        skipWhitespace()
+        guard index == bytes.count else { throw error("trailing characters") }
+    }
+
+    /// Validates one value; returns its kind and, for a string, whether it has no escapes.
+    private mutating func skipValue(depth: Int) throws(Error) -> (ScannedObject.Kind, Bool) {
+        guard depth <= maxDepth else { throw error("nested deeper than \(maxDepth)") }
+        guard index < bytes.count else { throw error("unexpected end") }
+        switch bytes[index] {
+        case UInt8(ascii: "{"): try skipObject(depth: depth + 1) { _, _, _, _, _ in }; return (.object, false)
+        case UInt8(ascii: "["): try skipArray(depth: depth + 1); return (.array, false)
+        case UInt8(ascii: "\""): return (.string, try skipString())
+        case UInt8(ascii: "t"): try expectLiteral("true"); return (.bool, false)
+        case UInt8(ascii: "f"): try expectLiteral("false"); return (.bool, false)
+        case UInt8(ascii: "n"): try expectLiteral("null"); return (.null, false)
+        case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): _ = try scanNumber(); return (.number, false)
+        default: throw error("unexpected character")
+        }
+    }
+
+    /// Validates an object, handing each member (key, value bytes, kind, plain) to `member`.
+    /// Keys are decoded to compare them as `parse`'s dictionary does; only the keys are.
+    private mutating func skipObject(
+        depth: Int, _ member: (String, Int, Int, ScannedObject.Kind, Bool) -> Void
+    ) throws(Error) {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return
+        }
+        var keys: [String] = []
+        var keySet: Set<String> = []
+        while true {
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
+            let key = try parseString()
+            skipWhitespace()
+            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
+            index += 1
+            skipWhitespace()
+            let start = index
+            let (kind, plain) = try skipValue(depth: depth)
+            // A few keys compare faster in a list; a long object switches to a set.
+            if keys.count < 16 {
+                guard !keys.contains(key) else { throw error("duplicate key") }
+                keys.append(key)
+                if keys.count == 16 { keySet = Set(keys) }
+            } else {
+                guard keySet.insert(key).inserted else { throw error("duplicate key") }
+            }
+            member(key, start, index, kind, plain)
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
+            throw error("expected ',' or '}'")
+        }
+    }
+
+    private mutating func skipArray(depth: Int) throws(Error) {
+        index += 1
+        skipWhitespace()
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return
+        }
+        while true {
+            skipWhitespace()
+            _ = try skipValue(depth: depth)
+            skipWhitespace()
+            guard index < bytes.count else { throw error("unexpected end") }
+            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return }
+            throw error("expected ',' or ']'")
+        }
+    }
+
+    /// Validates a string as `parseString` does, without building it; true when it has no escapes.
+    private mutating func skipString() throws(Error) -> Bool {
+        index += 1  // opening quote
+        var plain = true
+        var runStart = index
+        var ascii = true
+        while true {
+            guard index < bytes.count else { throw error("unterminated string") }
+            let b = bytes[index]
+            if b == UInt8(ascii: "\"") {
+                if !ascii { try validateUTF8(runStart..<index) }
+                index += 1
+                return plain
+            }
+            if b < 0x20 { throw error("control character in string") }
+            if b == UInt8(ascii: "\\") {
+                if !ascii { try validateUTF8(runStart..<index) }
+                plain = false
+                index += 1
+                guard index < bytes.count else { throw error("unterminated escape") }
+                let e = bytes[index]
+                index += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                    UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                    break
+                case UInt8(ascii: "u"):
+                    _ = try parseEscapedScalar()
+                default: throw error("invalid escape")
+                }
+                runStart = index
+                ascii = true
+                continue
+            }
+            if b >= 0x80 { ascii = false }
+            index += 1
+        }
+    }
+
+    private func validateUTF8(_ range: Range<Int>) throws(Error) {
+        do {
+            _ = try UTF8Span(validating: bytes.span.extracting(range))
+        } catch {
+            throw self.error("invalid UTF-8")
+        }
     }
 }

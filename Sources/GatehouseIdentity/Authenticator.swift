@@ -120,7 +120,7 @@ public final class Authenticator: Sendable {
         } catch {
             return .failure(error)
         }
-        guard let issuer = jws.claims["iss"]?.stringValue else {
+        guard let issuer = jws.claims.string("iss") else {
             return .failure(AuthError.invalid(AuthReason.unknownIssuer, "token has no iss"))
         }
         let candidates = IdPCandidates.find(issuer: issuer, tenant: tenant, in: snapshot)

@@ -4,7 +4,7 @@ import GatehouseCore
 enum ClaimChecks {
     /// `exp` (required), `nbf` and `iat` (optional), each a JSON number, with `skew` seconds of
     /// tolerance either way. Returns `exp` as whole seconds.
-    static func checkTimes(_ claims: [String: JSONValue], now: Double, skew: Double) throws(AuthError) -> Int64 {
+    static func checkTimes(_ claims: ScannedObject, now: Double, skew: Double) throws(AuthError) -> Int64 {
         guard let exp = try time(claims, "exp") else { throw AuthError.invalid(AuthReason.malformed, "exp missing") }
         guard now < exp + skew else { throw AuthError.invalid(AuthReason.expired, "exp \(Int64(exp)) is past") }
         if let nbf = try time(claims, "nbf"), nbf > now + skew {
@@ -17,9 +17,9 @@ enum ClaimChecks {
     }
 
     /// A NumericDate claim: nil when absent; refused when present but not a number in a sane range.
-    private static func time(_ claims: [String: JSONValue], _ name: String) throws(AuthError) -> Double? {
-        guard let value = claims[name] else { return nil }
-        guard let seconds = value.doubleValue, seconds.isFinite, abs(seconds) < 1e15 else {
+    private static func time(_ claims: ScannedObject, _ name: String) throws(AuthError) -> Double? {
+        guard claims.contains(name) else { return nil }
+        guard let seconds = claims.number(name), seconds.isFinite, abs(seconds) < 1e15 else {
             throw AuthError.invalid(AuthReason.malformed, "\(name) is not a number of seconds")
         }
         return seconds
@@ -34,17 +34,12 @@ enum ClaimChecks {
 
     /// Everything after the signature: subject, audience, client, `token_use`, `claims` rules, and
     /// last the scopes (the only 403).
-    static func checkAfterSignature(_ claims: [String: JSONValue], payload: JSONValue, idp: IdentityProvider) throws(AuthError) -> Identity {
-        guard let subject = claims["sub"]?.stringValue, !subject.isEmpty else {
+    static func checkAfterSignature(_ claims: ScannedObject, idp: IdentityProvider) throws(AuthError) -> Identity {
+        guard let subject = claims.string("sub"), !subject.isEmpty else {
             throw AuthError.invalid(AuthReason.claims, "sub missing or empty")
         }
         if !idp.allowedAudiences.isEmpty {
-            let audiences: [String]
-            switch claims["aud"] {
-            case .string(let s): audiences = [s]
-            case .array(let items): audiences = items.compactMap(\.stringValue)
-            default: audiences = []
-            }
+            let audiences = strings(claims, "aud")
             guard audiences.contains(where: idp.allowedAudiences.contains) else {
                 throw AuthError.invalid(AuthReason.audience, "aud is not an allowed audience")
             }
@@ -55,10 +50,10 @@ enum ClaimChecks {
                 throw AuthError.invalid(AuthReason.client, "client_id/azp is not an allowed client")
             }
         }
-        if let tokenUse = idp.tokenUse, claims["token_use"]?.stringValue != tokenUse {
+        if let tokenUse = idp.tokenUse, claims.string("token_use") != tokenUse {
             throw AuthError.invalid(AuthReason.tokenUse, "token_use is not \(tokenUse)")
         }
-        for rule in idp.claims where !holds(rule, in: payload) {
+        for rule in idp.claims where !holds(rule, in: claims) {
             throw AuthError.invalid(AuthReason.claims, "claim rule on \(rule.claim) does not hold")
         }
         let scopes = self.scopes(claims)
@@ -69,31 +64,40 @@ enum ClaimChecks {
     }
 
     /// `client_id`, else `azp` when there is no `client_id` at all.
-    static func clientID(_ claims: [String: JSONValue]) -> String? {
-        if let clientID = claims["client_id"] { return clientID.stringValue }
-        return claims["azp"]?.stringValue
+    static func clientID(_ claims: ScannedObject) -> String? {
+        if claims.contains("client_id") { return claims.string("client_id") }
+        return claims.string("azp")
+    }
+
+    /// A claim that is a string or an array of strings (other items ignored), as a list.
+    static func strings(_ claims: ScannedObject, _ name: String) -> [String] {
+        switch claims.kind(of: name) {
+        case .string: return claims.string(name).map { [$0] } ?? []
+        case .array: return claims[name]?.arrayValue?.compactMap(\.stringValue) ?? []
+        default: return []
+        }
     }
 
     /// Scopes from `scope` (space-separated) and `scp` (space-separated string or array of strings).
-    static func scopes(_ claims: [String: JSONValue]) -> [String] {
+    static func scopes(_ claims: ScannedObject) -> [String] {
         var out: [String] = []
         func add(_ s: Substring) {
             let scope = String(s)
             if !out.contains(scope) { out.append(scope) }
         }
-        if let scope = claims["scope"]?.stringValue {
+        if let scope = claims.string("scope") {
             scope.split(separator: " ").forEach(add)
         }
-        switch claims["scp"] {
-        case .string(let s): s.split(separator: " ").forEach(add)
-        case .array(let items): items.compactMap(\.stringValue).forEach { add(Substring($0)) }
+        switch claims.kind(of: "scp") {
+        case .string: claims.string("scp")?.split(separator: " ").forEach(add)
+        case .array: strings(claims, "scp").forEach { add(Substring($0)) }
         default: break
         }
         return out
     }
 
-    static func holds(_ rule: ClaimRule, in payload: JSONValue) -> Bool {
-        guard let value = rule.claim.resolve(in: payload) else { return false }
+    static func holds(_ rule: ClaimRule, in claims: ScannedObject) -> Bool {
+        guard let value = rule.claim.resolve(in: claims) else { return false }
         switch rule.kind {
         case .equals(let expected): return value.semanticallyEquals(expected)
         case .contains(let s): return contains(value, s)

@@ -2,10 +2,10 @@ import GatehouseCore
 
 /// A compact-serialised JWS (RFC 7515 section 7.1) split and decoded, nothing verified yet.
 struct CompactJWS: Sendable {
-    let header: [String: JSONValue]
-    /// The payload as an object (what `Principal.claims` carries).
-    let payload: JSONValue
-    let claims: [String: JSONValue]
+    /// The header and the payload, each scanned in one pass (no value tree).
+    let header: ScannedObject
+    /// The payload's object: what `Principal.claims` carries.
+    let claims: ScannedObject
     /// `BASE64URL(header) '.' BASE64URL(payload)`: the bytes the signature covers.
     let signingInput: [UInt8]
     let signature: [UInt8]
@@ -22,23 +22,22 @@ struct CompactJWS: Sendable {
     /// signing input).
     static func parse(_ token: String, maxBytes: Int) throws(AuthError) -> CompactJWS {
         let parts = try decodedParts(token, maxBytes: maxBytes)
-        guard let header = try json(parts.header, headerLimits, "header").objectValue else {
+        guard let header = try scan(parts.header, headerLimits, "header") else {
             throw AuthError.invalid(AuthReason.malformed, "header is not a JSON object")
         }
-        let payload = try json(parts.payload, payloadLimits, "payload")
-        guard let claims = payload.objectValue else {
+        guard let claims = try scan(parts.payload, payloadLimits, "payload") else {
             throw AuthError.invalid(AuthReason.malformed, "payload is not a JSON object")
         }
-        guard let algorithm = header["alg"]?.stringValue else {
+        guard let algorithm = header.string("alg") else {
             throw AuthError.invalid(AuthReason.malformed, "header has no string alg")
         }
         var kid: String?
-        if let k = header["kid"] {
-            guard let s = k.stringValue else { throw AuthError.invalid(AuthReason.malformed, "kid is not a string") }
+        if header.contains("kid") {
+            guard let s = header.string("kid") else { throw AuthError.invalid(AuthReason.malformed, "kid is not a string") }
             kid = s
         }
         return CompactJWS(
-            header: header, payload: payload, claims: claims, signingInput: parts.signingInput, signature: parts.signature,
+            header: header, claims: claims, signingInput: parts.signingInput, signature: parts.signature,
             algorithm: algorithm, kid: kid)
     }
 
@@ -89,9 +88,10 @@ struct CompactJWS: Sendable {
         }
     }
 
-    private static func json(_ bytes: [UInt8], _ limits: JSONParser.Limits, _ part: String) throws(AuthError) -> JSONValue {
+    /// The part's object; nil when it is JSON but not an object.
+    private static func scan(_ bytes: [UInt8], _ limits: JSONParser.Limits, _ part: String) throws(AuthError) -> ScannedObject? {
         do {
-            return try JSONParser.parse(bytes, limits: limits)
+            return try JSONParser.scanObject(bytes, limits: limits)
         } catch {
             throw AuthError.invalid(AuthReason.malformed, "\(part): \(error)")
         }
@@ -100,8 +100,8 @@ struct CompactJWS: Sendable {
     /// The unverified `iss`, reading only the payload.
     static func peekIssuer(_ token: String, maxBytes: Int) -> String? {
         guard let parts = try? decodedParts(token, maxBytes: maxBytes),
-            let payload = try? JSONParser.parse(parts.payload, limits: payloadLimits)
+            let payload = try? JSONParser.scanObject(parts.payload, limits: payloadLimits)
         else { return nil }
-        return payload["iss"]?.stringValue
+        return payload.string("iss")
     }
 }

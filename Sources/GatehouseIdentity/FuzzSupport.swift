@@ -17,12 +17,12 @@ public enum IdentityFuzzHooks {
         precondition(bytes.count <= maxBytes)
         precondition(Array(bytes.prefix(jws.signingInput.count)) == jws.signingInput, "signing input is not the token's prefix")
         precondition(bytes.count > jws.signingInput.count && bytes[jws.signingInput.count] == UInt8(ascii: "."))
-        precondition(jws.payload.objectValue != nil && jws.header["alg"]?.stringValue == jws.algorithm)
-        precondition(CompactJWS.peekIssuer(token, maxBytes: maxBytes) == jws.claims["iss"]?.stringValue, "peeked issuer differs from the parsed one")
+        precondition(jws.header.string("alg") == jws.algorithm)
+        precondition(CompactJWS.peekIssuer(token, maxBytes: maxBytes) == jws.claims.string("iss"), "peeked issuer differs from the parsed one")
     }
 
     /// A claim path (the bytes before the first NUL) read, printed back and resolved in a JSON
-    /// document (the bytes after it).
+    /// document (the bytes after it), which the tree parser and the one-pass scanner must read alike.
     public static func claimPath(_ data: UnsafeRawBufferPointer) {
         let nul = data.firstIndex(of: 0) ?? data.count
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: data[..<nul]), as: UTF8.self)
@@ -31,7 +31,18 @@ public enum IdentityFuzzHooks {
         precondition(path.description == text)
         guard nul < data.count else { return }
         let json = UnsafeRawBufferPointer(rebasing: data[(nul + 1)...])
-        guard let document = try? JSONParser.parse(json, limits: JSONParser.Limits(maxDepth: 32, maxBytes: 1 << 16)) else { return }
+        let limits = JSONParser.Limits(maxDepth: 32, maxBytes: 1 << 16)
+        let document = try? JSONParser.parse(json, limits: limits)
+        // The one-pass scanner (what tokens are read with) agrees with the tree parser.
+        let scanned: ScannedObject??
+        do { scanned = .some(try JSONParser.scanObject(json, limits: limits)) } catch { scanned = .none }
+        precondition((document == nil) == (scanned == nil), "the scanner and the parser disagree on validity")
+        guard let document else { return }
+        precondition((document.objectValue != nil) == (scanned! != nil), "the scanner and the parser disagree on the kind")
+        if let object = scanned! {
+            precondition(object.value == document, "the scanned object is not the parsed one")
+            precondition(path.resolve(in: object) == path.resolve(in: document), "a path resolves differently when scanned")
+        }
         _ = path.resolve(in: document)
     }
 }

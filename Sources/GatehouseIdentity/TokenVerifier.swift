@@ -47,10 +47,10 @@ public struct TokenVerifier: Sendable {
         guard let alg = JWSAlgorithm(rawValue: jws.algorithm), idp.algorithms.contains(alg) else {
             throw AuthError.invalid(AuthReason.algorithm, "alg \(Self.printable(jws.algorithm)) is not allowed for idp \(idp.name)")
         }
-        if jws.header["crit"] != nil {
+        if jws.header.contains("crit") {
             throw AuthError.invalid(AuthReason.crit, "token has a crit header")
         }
-        guard jws.claims["iss"]?.stringValue == idp.issuer else {
+        guard jws.claims.string("iss") == idp.issuer else {
             throw AuthError.invalid(AuthReason.unknownIssuer, "iss is not the issuer of idp \(idp.name)")
         }
         return (alg, try ClaimChecks.checkTimes(jws.claims, now: clock(), skew: Double(settings.clockSkewSeconds)))
@@ -62,10 +62,10 @@ public struct TokenVerifier: Sendable {
         guard keys.contains(where: { $0.verify(signature: jws.signature, signingInput: jws.signingInput, algorithm: alg) }) else {
             throw AuthError.invalid(AuthReason.badSignature, "signature does not verify with idp \(idp.name)'s key")
         }
-        let identity = try ClaimChecks.checkAfterSignature(jws.claims, payload: jws.payload, idp: idp)
+        let identity = try ClaimChecks.checkAfterSignature(jws.claims, idp: idp)
         return Principal(
             tenant: tenant, idp: idp.name, issuer: idp.issuer, subject: identity.subject, clientID: identity.clientID,
-            scopes: identity.scopes, claims: jws.payload, expiresAt: expiresAt)
+            scopes: identity.scopes, claims: jws.claims, expiresAt: expiresAt)
     }
 
     /// The key(s) named by `kid` in this IdP's own set; an unknown `kid` asks the cache for its

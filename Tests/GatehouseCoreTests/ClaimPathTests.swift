@@ -30,6 +30,17 @@ import Testing
         #expect(try ClaimPath("sub[0]").resolve(in: claims) == nil)
     }
 
+    /// Propagation resolves paths in the scanned claims: the same answers as in the tree.
+    @Test(arguments: [
+        "sub", "custom:tenant_id", "identities[0].userId", "identities[1].userId", "['https://example.com/roles']",
+        "a['b.c'].d", "missing", "sub.x", "sub[0]", "a", "identities",
+    ])
+    func resolvesTheSameInScannedClaims(_ text: String) throws {
+        let scanned = try #require(try JSONParser.scanObject(Array(claims.compactText.utf8)))
+        let path = try ClaimPath(text)
+        #expect(path.resolve(in: scanned) == path.resolve(in: claims))
+    }
+
     @Test(arguments: ["", ".", "a.", ".a", "a..b", "a[", "a[x]", "a[-1]", "a['b", "a[''']", "a]b", "a'b", "a[0]b"])
     func refusesMalformedPaths(_ text: String) {
         #expect(throws: ClaimPath.ParseError.self) { try ClaimPath(text) }

@@ -24,6 +24,7 @@
 #   GATEHOUSE_BIN=… use this binary instead of building .build/release/gatehouse
 #   GATEHOUSE_H2C_URL= (empty) leave Gatehouse out of the h2c table
 #   COSTS=0         leave out instructions and syscalls per request   COST_REQUESTS=2000 (N)
+#   THROUGHPUT=0    leave out the wrk and h2load tables (only the checks and the costs: ~5 min)
 #   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+40 and, for callgrind, +110 … +140)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -45,6 +46,7 @@ RELAY=$((PORT_BASE + 40))
 # The costs phase runs second copies of the proxies under callgrind on these ports + 100.
 CG_OFFSET=100
 COSTS="${COSTS:-1}"
+THROUGHPUT="${THROUGHPUT:-1}"
 COST_REQUESTS="${COST_REQUESTS:-2000}"
 LOADGEN_CPU=0; SERVER_CPU=1
 # Gatehouse's h2c URL (prior knowledge on its cleartext listener). A build that does not answer
@@ -342,6 +344,7 @@ TARGETS=(
 )
 
 declare -A RPS=() P50=() P99=()
+if [ "$THROUGHPUT" = 1 ]; then
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for round in $(seq "$REPEATS"); do
   for i in "${!TARGETS[@]}"; do
@@ -405,6 +408,8 @@ for proto in h1 h2; do
     fi
   done
 done
+
+fi  # THROUGHPUT
 
 # --- instructions and syscalls per request ----------------------------------------------------------
 if [ "$COSTS" != 1 ]; then exit 0; fi
