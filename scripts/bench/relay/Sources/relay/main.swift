@@ -16,7 +16,7 @@ final class Splice: ChannelInboundHandler, @unchecked Sendable {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let peer else { return }
-        peer.write(data, promise: nil)
+        peer.write(Self.unwrapInboundIn(data), promise: nil)
         pendingFlush = true
     }
 
@@ -62,26 +62,32 @@ let server = try ServerBootstrap(group: group)
     .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
     .childChannelOption(ChannelOptions.autoRead, value: false)
     .childChannelInitializer { client in
+        // Both sides' handlers know their peer before the upstream connection exists; the
+        // client's reads start once it does.
         let clientSide = Splice()
         let upstreamSide = Splice()
-        let resumeClient = Resume()
-        return ClientBootstrap(group: client.eventLoop)
-            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
-            .channelInitializer { upstream in
-                upstream.pipeline.addHandlers([upstreamSide, resumeClient])
-            }
-            .connect(host: "127.0.0.1", port: upstreamPort)
-            .flatMap { upstream in
-                clientSide.peer = upstream
-                upstreamSide.peer = client
-                resumeClient.other = client
-                let resumeUpstream = Resume()
-                resumeUpstream.other = upstream
-                return client.pipeline.addHandlers([clientSide, resumeUpstream]).map {
-                    client.read()
-                    client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+        upstreamSide.peer = client
+        let resumeUpstream = Resume()
+        return client.pipeline.addHandlers([clientSide, resumeUpstream]).map {
+            let resumeClient = Resume()
+            resumeClient.other = client
+            ClientBootstrap(group: client.eventLoop)
+                .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { upstream in
+                    upstream.pipeline.addHandlers([upstreamSide, resumeClient])
                 }
-            }
+                .connect(host: "127.0.0.1", port: upstreamPort)
+                .whenComplete { result in
+                    switch result {
+                    case .success(let upstream):
+                        clientSide.peer = upstream
+                        resumeUpstream.other = upstream
+                        client.setOption(ChannelOptions.autoRead, value: true).whenComplete { _ in }
+                    case .failure:
+                        client.close(promise: nil)
+                    }
+                }
+        }
     }
     .bind(host: "127.0.0.1", port: listenPort)
     .wait()
