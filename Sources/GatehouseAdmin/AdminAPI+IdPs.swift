@@ -4,7 +4,7 @@ import GatehouseHTTP
 import GatehouseIdentity
 import GatehouseSessions
 
-/// `…/tenants/{t}/idps`: IdPs registered at runtime (README "For tenant admins").
+/// `…/tenants/{t}/idps`: IdPs registered at runtime (docs/admin-api.md "Registering an IdP").
 extension AdminAPI {
     func listIdPs(_ call: Call) -> HTTPServerResponse {
         guard let tenant = call.tenant else { return notFound("tenant") }

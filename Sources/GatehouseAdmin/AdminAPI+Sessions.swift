@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseHTTP
 import GatehouseSessions
 
-/// `…/tenants/{t}/sessions`: list and revoke session bindings and OAuth flows (README "Sessions and OAuth flows", README "For tenant admins").
+/// `…/tenants/{t}/sessions`: list and revoke session bindings and OAuth flows (docs/sessions-and-oauth.md "Managing sessions", docs/admin-api.md "Sessions").
 extension AdminAPI {
     /// Live bindings, ordered by (header, id); `subject`, `issuer` and `header` filter,
     /// `cursor` continues after the last item of the previous page.

@@ -6,7 +6,7 @@ import GatehouseSessions
 import Logging
 import NIOHTTP1
 
-/// The admin API of README "For tenant admins" on the admin listener: tenant admin keys, IdPs registered at
+/// The admin API of docs/admin-api.md "Admin API" on the admin listener: tenant admin keys, IdPs registered at
 /// runtime, session revocation, the audit log and reload.
 ///
 /// Every request is authenticated (operator token or tenant admin key) before anything else is
@@ -182,7 +182,7 @@ public final class AdminAPI: Sendable {
         .error(status: .notFound, code: "not_found", description: "no such \(what)")
     }
 
-    /// 422 with the failing field paths (README "For tenant admins").
+    /// 422 with the failing field paths (docs/admin-api.md "Conventions").
     func invalid(_ problems: [(path: String, message: String)]) -> HTTPServerResponse {
         .json(
             status: .unprocessableEntity,
@@ -217,7 +217,7 @@ public final class AdminAPI: Sendable {
         return .success(n)
     }
 
-    /// `{"items": [...], "next": cursor-or-null}` (README "For tenant admins").
+    /// `{"items": [...], "next": cursor-or-null}` (docs/admin-api.md "Conventions").
     func page(_ items: [JSONValue], next: String?) -> HTTPServerResponse {
         .json(.object(["items": .array(items), "next": next.map(JSONValue.string) ?? .null]))
     }

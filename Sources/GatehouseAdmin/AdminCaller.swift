@@ -4,7 +4,7 @@ import GatehouseHTTP
 import GatehouseSessions
 import NIOHTTP1
 
-/// Who is calling the admin API (README "For tenant admins").
+/// Who is calling the admin API (docs/admin-api.md "Authentication").
 public enum AdminCaller: Sendable, Hashable {
     case `operator`
     /// A tenant admin key: acts on its own tenant only.

@@ -5,7 +5,7 @@ import NIOCore
 import NIOHTTP1
 import Synchronization
 
-/// The admin listener (README "For tenant admins"): health, readiness and metrics, plus whatever routes later
+/// The admin listener (docs/admin-api.md "Admin API"): health, readiness and metrics, plus whatever routes later
 /// code registers (the admin API). Runs on its own port so that the data plane never exposes it.
 public final class AdminServer: Sendable {
     public typealias Readiness = @Sendable () async -> (ready: Bool, reason: String?)

@@ -5,7 +5,7 @@ import GatehouseIdentity
 /// Fetches IdP discovery and key-set documents over real HTTP(S): no redirects, bounded size
 /// and time (the client's defaults: 256 KiB, 5 s), and — unless the host is listed in
 /// `identity.insecure_idp_hosts` — https only and public addresses only, checked on the address
-/// actually connected to (README "For tenant admins"). A discovery document can name any `jwks_uri`, so this
+/// actually connected to (docs/admin-api.md "Request-forgery guard"). A discovery document can name any `jwks_uri`, so this
 /// guards file-declared IdPs too, not just the ones tenant admins register.
 struct HTTPDocumentFetcher: DocumentFetcher {
     struct Refused: Error, CustomStringConvertible {

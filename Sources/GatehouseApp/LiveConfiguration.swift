@@ -8,7 +8,7 @@ import Logging
 import Synchronization
 
 /// The configuration in force and where it comes from: the tenants the files declare, plus the
-/// IdPs tenant admins registered (README "For tenant admins"). Both change here, under one lock, and every change
+/// IdPs tenant admins registered (docs/admin-api.md "Registering an IdP"). Both change here, under one lock, and every change
 /// is applied to the data plane before the call returns, so a reload and a registration can
 /// never be applied out of order.
 final class LiveConfiguration: AdminControl {

@@ -2,7 +2,7 @@ import GatehouseConfig
 import GatehouseCore
 import Logging
 
-/// The operator token (README "For tenant admins"): from `GATEHOUSE_OPERATOR_TOKEN` or `admin.operator_token_file`.
+/// The operator token (docs/admin-api.md "Authentication"): from `GATEHOUSE_OPERATOR_TOKEN` or `admin.operator_token_file`.
 /// When the file is configured but does not exist yet, a random token is written to it (mode
 /// 0600) on first start, so the admin API is never left open or unusable by default.
 enum OperatorTokenFile {

@@ -14,7 +14,7 @@ public struct ConfigProblem: Error, Sendable, Hashable, CustomStringConvertible 
         self.message = message
     }
 
-    /// `FILE: KEY.PATH: message` (README "Commands"); empty parts are left out rather than printed as `: :`.
+    /// `FILE: KEY.PATH: message` (docs/configuration.md "Commands"); empty parts are left out rather than printed as `: :`.
     public var description: String {
         var parts: [String] = []
         if !file.isEmpty { parts.append(file) }

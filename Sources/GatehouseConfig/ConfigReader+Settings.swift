@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// `gatehouse.yaml` (tenants/README.md). Paths are kept as written here and made absolute afterwards,
+/// `gatehouse.yaml` (docs/configuration.md). Paths are kept as written here and made absolute afterwards,
 /// once environment overrides have been applied.
 extension ConfigReader {
     static let settingsKeys: Set<String> = [

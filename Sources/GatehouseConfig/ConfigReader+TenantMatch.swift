@@ -2,7 +2,7 @@ import GatehouseCore
 
 /// `match:` of a tenant (tenants/README.md): which hosts and which path prefix select it.
 extension ConfigReader {
-    /// Paths Gatehouse answers itself (README "What Gatehouse answers itself"); a tenant prefix under them would never be reached.
+    /// Paths Gatehouse answers itself (docs/request-path.md "Reserved endpoints"); a tenant prefix under them would never be reached.
     static let reservedPathPrefixes = ["/.well-known", "/.gatehouse"]
 
     mutating func tenantMatch(_ value: JSONValue, at path: FieldPath) -> TenantMatch? {

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// `GATEHOUSE_*` variables win over the file (README "Commands"). An empty variable counts as unset, so
+/// `GATEHOUSE_*` variables win over the file (docs/configuration.md "Environment overrides"). An empty variable counts as unset, so
 /// `GATEHOUSE_LISTEN=` in a compose file does not replace a good value with a broken one.
 enum EnvironmentOverrides {
     static let listen = "GATEHOUSE_LISTEN"

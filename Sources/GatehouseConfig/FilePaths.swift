@@ -1,7 +1,7 @@
 import Foundation
 
 /// Path arithmetic for config files. Relative paths in `gatehouse.yaml` (and in the environment
-/// overrides) are relative to the config file's folder (tenants/README.md), never to the working directory
+/// overrides) are relative to the config file's folder (docs/configuration.md), never to the working directory
 /// the process happens to start in.
 enum FilePaths {
     static func currentDirectory() -> String { FileManager.default.currentDirectoryPath }

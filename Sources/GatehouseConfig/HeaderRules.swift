@@ -12,7 +12,7 @@ enum HeaderRules {
     /// Credentials: a claim must never become (or overwrite) one.
     static let credentials: Set<String> = ["authorization", "cookie", "set-cookie"]
 
-    /// Set by Gatehouse on every forwarded request (README "Configuration walk-through"); a rule would fight with them.
+    /// Set by Gatehouse on every forwarded request (docs/request-path.md "What an agent receives"); a rule would fight with them.
     static let setByGatehouse: Set<String> = [
         "forwarded", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "x-request-id", "traceparent", "tracestate",
     ]

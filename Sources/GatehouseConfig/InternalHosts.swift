@@ -1,6 +1,6 @@
 /// An early, static refusal of IdP URLs that obviously point inside the network, for IdPs
 /// submitted through the admin API. It only spares a round trip: the real guard is the fetcher's
-/// check of the address it actually connects to (README "For tenant admins"), since any name can resolve anywhere.
+/// check of the address it actually connects to (docs/admin-api.md "Request-forgery guard"), since any name can resolve anywhere.
 enum InternalHosts {
     static func isObviouslyInternal(_ host: String) -> Bool {
         var host = host.lowercased()

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// `store:` values: `sqlite:PATH` or `postgres://…` (README "Running several replicas").
+/// `store:` values: `sqlite:PATH` or `postgres://…` (docs/store-and-replicas.md "Store and replicas").
 enum StoreSpec {
     /// The location with a sqlite path as written (made absolute later), or a message.
     /// Messages never repeat the value: a postgres URL usually carries a password.

@@ -1,5 +1,5 @@
 /// Why a request could not be authenticated. The proxy maps it to HTTP in one place
-/// (401 / 403 / 503, README "What Gatehouse answers itself"); `reason` labels metrics; `detail` goes to the log only and
+/// (401 / 403 / 503, docs/status-codes.md "What Gatehouse answers itself"); `reason` labels metrics; `detail` goes to the log only and
 /// never contains a token.
 public struct AuthError: Error, Sendable, Hashable, CustomStringConvertible {
     public enum Kind: Sendable, Hashable {

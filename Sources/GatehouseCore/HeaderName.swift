@@ -1,4 +1,4 @@
-/// Header-name comparison as the strip rule needs it (README "Configuration walk-through"): case-insensitive, with `_`
+/// Header-name comparison as the strip rule needs it (docs/request-path.md "Headers a client cannot set"): case-insensitive, with `_`
 /// treated as `-`, so `x_user_id` cannot slip past a rule for `X-User-Id` (some servers and
 /// CGI-style frameworks fold the two together).
 public enum HeaderName {

@@ -167,7 +167,7 @@ public final class Histogram: MetricFamily {
     }
 }
 
-/// Gatehouse's metric families (README "Observability"), registered once.
+/// Gatehouse's metric families (docs/observability.md "Metrics"), registered once.
 public struct GatehouseMetrics: Sendable {
     public let registry: MetricsRegistry
     /// labels: tenant, status

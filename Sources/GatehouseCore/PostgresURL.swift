@@ -1,5 +1,5 @@
 /// A `store: postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]` value,
-/// parsed strictly (README "Running several replicas"). `postgresql://` is accepted too. User, password and database are
+/// parsed strictly (docs/store-and-replicas.md "The URL"). `postgresql://` is accepted too. User, password and database are
 /// percent-decoded, so a password holding `@`, `:` or `/` is written `%40`, `%3A`, `%2F`.
 ///
 /// Nothing here ever repeats the password: `description` masks it and the parse errors never

@@ -24,7 +24,7 @@ public struct BoundPrincipal: Sendable, Hashable, CustomStringConvertible {
     public var isRevoked: Bool { subject.isEmpty }
 }
 
-/// `(tenant, header, session id)`: the key of the session-binding table (README "Sessions and OAuth flows"). The header
+/// `(tenant, header, session id)`: the key of the session-binding table (docs/sessions-and-oauth.md "Session binding"). The header
 /// is stored canonical (`HeaderName.canonical`), so `Mcp-Session-Id` and `mcp_session_id` are
 /// one key. The same id in two tenants is two unrelated keys.
 public struct SessionKey: Sendable, Hashable {
@@ -74,7 +74,7 @@ public struct SessionBinding: Sendable, Hashable {
     }
 }
 
-/// A verified OAuth 3-legged flow (README "Sessions and OAuth flows"): who started it, where it goes, and (encrypted)
+/// A verified OAuth 3-legged flow (docs/sessions-and-oauth.md "Verified OAuth 3-legged flows"): who started it, where it goes, and (encrypted)
 /// the caller's token to hand to the tenant's completion URL.
 public struct OAuthFlowRecord: Sendable, Hashable {
     public var tenant: TenantID

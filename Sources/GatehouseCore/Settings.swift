@@ -63,7 +63,7 @@ public struct GlobalLimits: Sendable, Hashable {
     public var maxHeaderBytes: Int = 32768
     public var upstreamConnectTimeoutSeconds: Double = 5
     public var upstreamIdleTimeoutSeconds: Double = 300
-    /// At shutdown (SIGTERM), how long requests in progress may take to finish (tenants/README.md `limits.shutdown_grace_seconds`).
+    /// At shutdown (SIGTERM), how long requests in progress may take to finish (docs/configuration.md `limits.shutdown_grace_seconds`).
     public var shutdownGraceSeconds: Double = 15
 
     public init() {}

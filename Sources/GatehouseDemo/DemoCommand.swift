@@ -4,7 +4,7 @@ import GatehouseCore
 import NIOCore
 import NIOPosix
 
-/// `gatehouse demo` (README "Commands"): a development IdP, two echo agents and Gatehouse for two
+/// `gatehouse demo` (docs/configuration.md "Commands"): a development IdP, two echo agents and Gatehouse for two
 /// tenants, all on loopback, then ready-to-paste curl commands. Never enabled by `serve`.
 public enum DemoCommand {
     public static func run() async throws {

@@ -1,7 +1,7 @@
 import NIOCore
 
 /// Which addresses Gatehouse may connect to when it fetches a URL someone else named, such as an
-/// IdP's discovery document or key set (README "For tenant admins", server-side request forgery): public unicast
+/// IdP's discovery document or key set (docs/admin-api.md "Request-forgery guard", server-side request forgery): public unicast
 /// only. Give `publicOnly` as `ClientOptions.addressPolicy`; the client asks it about every address
 /// it is about to connect to, so a name that resolves inside the network is refused however it
 /// is spelt (`localhost.example`, `2130706433`, a DNS answer that changes between two lookups).

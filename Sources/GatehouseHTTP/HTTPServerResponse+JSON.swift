@@ -10,7 +10,7 @@ extension HTTPServerResponse {
         return HTTPServerResponse(status: status, headers: h, body: Array(value.compactText.utf8))
     }
 
-    /// The standard error body (README "What Gatehouse answers itself"): `{"error": code, "error_description": text}`.
+    /// The standard error body (docs/status-codes.md "Error body"): `{"error": code, "error_description": text}`.
     /// The description is shown to clients: it must never hold a token.
     public static func error(
         status: HTTPResponseStatus, code: String, description: String, headers: HTTPHeaders = [:]

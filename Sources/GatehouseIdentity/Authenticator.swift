@@ -1,7 +1,7 @@
 import GatehouseCore
 import Logging
 
-/// What the proxy calls to turn a bearer token into a `Principal` (README "Token validation").
+/// What the proxy calls to turn a bearer token into a `Principal` (docs/request-path.md "Token validation").
 ///
 /// A caller on an event loop tries `authenticateNow` first (the shared cache, then a verification
 /// with cached keys, both synchronous) and `authenticate` only when it returns nil.

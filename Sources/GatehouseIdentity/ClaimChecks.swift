@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// The claim rules of README "Token validation", as pure functions of the payload, the IdP and `now`.
+/// The claim rules of docs/request-path.md "Order of checks", as pure functions of the payload, the IdP and `now`.
 enum ClaimChecks {
     /// `exp` (required), `nbf` and `iat` (optional), each a JSON number, with `skew` seconds of
     /// tolerance either way. Returns `exp` as whole seconds.

@@ -17,7 +17,7 @@ public struct FetchedDocument: Sendable {
 /// Kept to one method so that key-set logic is tested without sockets. The production
 /// implementation must enforce the IdP-URL guard (https, public addresses checked on the address
 /// connected to, e.g. with `GatehouseHTTP.AddressPolicy.publicOnly`, no redirects, size and time
-/// limits; README "For tenant admins"); a thrown error or a non-200 status counts as a failed fetch.
+/// limits; docs/admin-api.md "Request-forgery guard"); a thrown error or a non-200 status counts as a failed fetch.
 public protocol DocumentFetcher: Sendable {
     func get(_ url: String) async throws -> FetchedDocument
 }

@@ -54,7 +54,7 @@ public struct KeySet: Sendable {
         case ambiguous(Int)
     }
 
-    /// Picks the verification key by `kid` only (README "Token validation"); no default key.
+    /// Picks the verification key by `kid` only (docs/request-path.md "Key sets"); no default key.
     func select(kid: String?, algorithm: JWSAlgorithm) -> Selection {
         guard let kid else {
             let usable = keys.filter { $0.canVerify(algorithm) }

@@ -2,7 +2,7 @@ import GatehouseCore
 import Logging
 import Synchronization
 
-/// Every IdP's key set, fetched, cached and refreshed (README "Token validation" "Key sets").
+/// Every IdP's key set, fetched, cached and refreshed (docs/request-path.md "Key sets").
 ///
 /// One entry per (tenant, IdP name, key-set location). Fetches are single flight per entry: all
 /// callers that need a fetch while one is running wait for that one. An unknown `kid` may cause

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// Verifies one compact JWS for one (tenant, IdP) against README "Token validation".
+/// Verifies one compact JWS for one (tenant, IdP) against docs/request-path.md "Token validation".
 ///
 /// Order matters: structure, algorithm, `crit`, issuer and times are checked before any key is
 /// looked up or any signature computed, so a flood of forged tokens costs little. Nothing in the

@@ -58,7 +58,7 @@ enum PostgresSchema {
             "CREATE INDEX oauth_flows_session_id ON oauth_flows (session_id)",
             "CREATE INDEX oauth_flows_expires_at ON oauth_flows (expires_at)",
         ]),
-        // The admin API (README "For tenant admins"): registered IdPs, tenant admin keys (hashes only), audit log.
+        // The admin API (docs/admin-api.md "Admin API"): registered IdPs, tenant admin keys (hashes only), audit log.
         Migration(version: 2, statements: [
             """
             CREATE TABLE registered_idps (

@@ -4,7 +4,7 @@ import Logging
 import PostgresNIO
 import Synchronization
 
-/// The shared store (`store: postgres://…`, README "Running several replicas"): bindings, OAuth flows, registered IdPs,
+/// The shared store (`store: postgres://…`, docs/store-and-replicas.md "Running several replicas"): bindings, OAuth flows, registered IdPs,
 /// tenant admin keys and the audit log of several Gatehouse replicas in one PostgreSQL database.
 /// Every semantic is `SQLiteSessionStore`'s; the same conformance tests run against both.
 ///

@@ -13,7 +13,7 @@ public final class CompiledTenant: Sendable {
     let sessionHashes: [UInt64]
     let upstreams: UpstreamGroup
     let limiter: TenantLimiter
-    /// The tenant's session rules with their canonical header names (README "Sessions and OAuth flows").
+    /// The tenant's session rules with their canonical header names (docs/sessions-and-oauth.md "Matching").
     let sessionRules: [(canonical: String, rule: SessionRule)]
     /// Issuers for Protected Resource Metadata.
     let authorizationServers: [String]

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// A response Gatehouse writes itself (README "What Gatehouse answers itself"). Errors map to HTTP here and only here.
+/// A response Gatehouse writes itself (docs/status-codes.md "What Gatehouse answers itself"). Errors map to HTTP here and only here.
 struct LocalResponse {
     var status: ResponseStatus
     var headers: ResponseFields

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// RFC 9728 Protected Resource Metadata per tenant (README "What Gatehouse answers itself").
+/// RFC 9728 Protected Resource Metadata per tenant (docs/request-path.md "Reserved endpoints").
 enum ProtectedResourceMetadata {
     static let wellKnownPath = "/.well-known/oauth-protected-resource"
 

@@ -12,9 +12,9 @@ public final class ProxyRuntime: Sendable {
     public let signer: AssertionSigner?
     public let metrics: GatehouseMetrics
     public let logger: Logger
-    /// The session-binding table (README "Sessions and OAuth flows").
+    /// The session-binding table (docs/sessions-and-oauth.md "Session binding").
     public let sessions: SessionTable
-    /// Verified OAuth 3-legged flows (README "Sessions and OAuth flows").
+    /// Verified OAuth 3-legged flows (docs/sessions-and-oauth.md "Verified OAuth 3-legged flows").
     public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog

@@ -1,7 +1,7 @@
 import GatehouseCore
 import GatehouseIdentity
 
-/// Paths Gatehouse answers itself, before tenant authentication (README "What Gatehouse answers itself").
+/// Paths Gatehouse answers itself, before tenant authentication (docs/request-path.md "Reserved endpoints").
 enum ReservedEndpoints {
     static let jwksPath = "/.gatehouse/jwks.json"
     static let gatehousePrefix = "/.gatehouse/"

@@ -70,7 +70,7 @@ public struct AuditEntry: Sendable, Hashable {
     }
 }
 
-/// The admin API's durable state (README "For tenant admins", README "Running several replicas"): registered IdPs, tenant admin keys and the
+/// The admin API's durable state (docs/admin-api.md "Admin API", docs/store-and-replicas.md "What is shared"): registered IdPs, tenant admin keys and the
 /// audit log. Every mutation takes the audit entry that records it and writes both in one
 /// transaction: a change without its entry, or an entry for a change that did not happen,
 /// cannot exist.

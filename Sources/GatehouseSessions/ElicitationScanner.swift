@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// One MCP URL-mode elicitation found in an upstream response (README "Sessions and OAuth flows"): the flow's session
+/// One MCP URL-mode elicitation found in an upstream response (docs/sessions-and-oauth.md "Elicitations"): the flow's session
 /// id and the authorization URL the user is sent to.
 public struct Elicitation: Sendable, Hashable {
     public var elicitationID: String

@@ -29,7 +29,7 @@ public struct FlowResult: Sendable {
             body: Array(value.compactText.utf8), reason: reason)
     }
 
-    /// The standard error body (README "What Gatehouse answers itself"); `field` names the offending request member on a 422.
+    /// The standard error body (docs/status-codes.md "Error body"); `field` names the offending request member on a 422.
     static func jsonError(_ status: Int, _ code: String, _ description: String, field: String? = nil) -> FlowResult {
         var members: [String: JSONValue] = ["error": .string(code), "error_description": .string(description)]
         if let field { members["field"] = .string(field) }

@@ -1,7 +1,7 @@
 import GatehouseCore
 import Logging
 
-/// Verified OAuth 3-legged flows (README "Sessions and OAuth flows"), independent of sockets: the proxy parses the
+/// Verified OAuth 3-legged flows (docs/sessions-and-oauth.md "Verified OAuth 3-legged flows"), independent of sockets: the proxy parses the
 /// request, calls one method and writes the `FlowResult` it returns.
 ///
 /// The guarantees, in one place:

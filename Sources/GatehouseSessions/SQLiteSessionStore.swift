@@ -27,7 +27,7 @@ public enum SessionStoreError: Error, Sendable, Equatable, CustomStringConvertib
     }
 }
 
-/// The embedded `SessionStore` (`store: sqlite:PATH`, README "Running several replicas"): one SQLite file in WAL mode.
+/// The embedded `SessionStore` (`store: sqlite:PATH`, docs/store-and-replicas.md "SQLite"): one SQLite file in WAL mode.
 ///
 /// Durability: every mutating call returns after its transaction committed. With the default
 /// `synchronous: .normal` a committed change survives `kill -9` of the process; power loss or an

@@ -1,6 +1,6 @@
 import GatehouseCore
 
-/// The durable side of the session-binding table and of OAuth flow bindings (README "Sessions and OAuth flows", README "Running several replicas").
+/// The durable side of the session-binding table and of OAuth flow bindings (docs/sessions-and-oauth.md "Sessions and OAuth flows", docs/store-and-replicas.md "Store and replicas").
 ///
 /// Every mutating call returns only once the change is durable (it survives `kill -9` of the
 /// process). With a store of its own, the hot path never waits on the store for lookups:

@@ -2,7 +2,7 @@ import GatehouseCore
 import Logging
 import Synchronization
 
-/// The session-binding table of README "Sessions and OAuth flows": lookups on the hot path are served from memory
+/// The session-binding table of docs/sessions-and-oauth.md "Session binding": lookups on the hot path are served from memory
 /// (sharded, synchronous, no I/O); every new binding is written to the store and durable
 /// before the response that created it reaches the client; sliding expiry is persisted in
 /// batches; a sweeper removes expired rows.

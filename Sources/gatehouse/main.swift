@@ -7,7 +7,7 @@ import GatehouseDemo
 import Glibc
 #endif
 
-/// `gatehouse serve|check|demo|version` (README "Commands").
+/// `gatehouse serve|check|demo|version` (docs/configuration.md "Commands").
 let arguments = Array(CommandLine.arguments.dropFirst())
 let environment = Environment.current()
 

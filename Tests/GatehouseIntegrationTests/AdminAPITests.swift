@@ -6,7 +6,7 @@ import Testing
 
 @testable import GatehouseAdmin
 
-/// README "For tenant admins" from outside: who may call what, and that a refused call changes nothing.
+/// docs/admin-api.md "Authentication" from outside: who may call what, and that a refused call changes nothing.
 @Suite(.serialized) struct AdminAPIAccessTests {
     /// Everything an admin can see, read with the operator token.
     func fingerprint(_ h: Harness) async throws -> String {

@@ -3,7 +3,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// IdPs registered through the admin API (README "For tenant admins"): validated live, in force within 1 s,
+/// IdPs registered through the admin API (docs/admin-api.md "Registering an IdP"): validated live, in force within 1 s,
 /// persisted; and the request-forgery guard on every URL a tenant admin gives.
 @Suite(.serialized) struct AdminIdPTests {
     @Test func aRegisteredIdPIsLiveAtOnceGoneAtOnceAndSurvivesARestart() async throws {
@@ -119,7 +119,7 @@ import Testing
         }
     }
 
-    /// Every URL form of README "For tenant admins"'s address table is refused with 422, and the IdP behind it
+    /// Every URL form of the address table of docs/admin-api.md "Request-forgery guard" is refused with 422, and the IdP behind it
     /// (a live server on loopback) is never asked.
     @Test func requestForgeryGuardRefusesInternalAddressesInEverySpelling() async throws {
         try await withAdminHarness({ setup, _, _ in

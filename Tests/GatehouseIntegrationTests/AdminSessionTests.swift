@@ -6,7 +6,7 @@ import GatehouseDemo
 import NIOHTTP1
 import Testing
 
-/// Session listing and revocation through the admin API (README "Sessions and OAuth flows", README "For tenant admins"), the audit log, and reload.
+/// Session listing and revocation through the admin API (docs/sessions-and-oauth.md "Managing sessions", docs/admin-api.md "Sessions"), the audit log, and reload.
 @Suite(.serialized) struct AdminSessionTests {
     static let runtime = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
     static let mcp = "Mcp-Session-Id"

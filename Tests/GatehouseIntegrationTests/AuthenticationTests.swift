@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// README "Configuration walk-through", README "Token validation", README "What Gatehouse answers itself" seen from a client: status codes, WWW-Authenticate, tenant resolution.
+/// docs/configuration.md "Configuration walk-through", docs/request-path.md "Token validation", docs/status-codes.md "What Gatehouse answers itself" seen from a client: status codes, WWW-Authenticate, tenant resolution.
 @Suite(.serialized) struct AuthenticationTests {
     @Test func noTokenIs401WithResourceMetadata() async throws {
         try await withHarness { h in

@@ -4,7 +4,7 @@ import GatehouseDemo
 import NIOPosix
 import Testing
 
-/// The real `gatehouse` binary, driven from outside as an operator would (README "Commands", README "Observability").
+/// The real `gatehouse` binary, driven from outside as an operator would (docs/configuration.md "Commands", docs/observability.md "Observability").
 @Suite(.serialized) struct CLITests {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
     static var binary: String { repoRoot + "/.build/debug/gatehouse" }
@@ -178,7 +178,7 @@ import Testing
         #expect(!everything.contains(key.suffix(43)), "a tenant admin key reached a log")
         #expect(!everything.contains("SECRETSESSION"), "a session id reached a log")
         #expect(everything.contains("admin request refused"), "refused admin calls are logged")
-        // One JSON access line per request, with the fields README "Observability" names.
+        // One JSON access line per request, with the fields docs/observability.md "The access log" names.
         let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }
         let accessLines = lines.filter { $0["type"] == .string("access") }
         #expect(accessLines.count == 4)

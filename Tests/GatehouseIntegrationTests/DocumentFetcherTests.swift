@@ -6,7 +6,7 @@ import Testing
 @testable import GatehouseApp
 
 /// IdP documents are fetched only from public addresses over https, unless the host is listed
-/// in `identity.insecure_idp_hosts` (README "For tenant admins").
+/// in `identity.insecure_idp_hosts` (docs/admin-api.md "Request-forgery guard").
 @Suite(.serialized) struct DocumentFetcherTests {
     @Test func aLoopbackIdPIsFetchedOnlyWhenItsHostIsExempt() async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)

@@ -5,7 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import Testing
 
-/// README "Running several replicas": a binding acknowledged to a client survives `kill -9` of Gatehouse.
+/// docs/store-and-replicas.md "SQLite": a binding acknowledged to a client survives `kill -9` of Gatehouse.
 @Suite(.serialized) struct DurabilityTests {
     struct Served {
         let process: Process

@@ -3,7 +3,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// docs/http.md, README "What Gatehouse answers itself": streaming, round robin, failover, timeouts, limits.
+/// docs/http.md, docs/status-codes.md "What Gatehouse answers itself": streaming, round robin, failover, timeouts, limits.
 @Suite(.serialized) struct ForwardingTests {
     @Test func serverSentEventsArriveBeforeTheStreamEnds() async throws {
         try await withHarness { h in

@@ -1,7 +1,7 @@
 import GatehouseCore
 import Testing
 
-/// Every network input is hostile (README "Token validation", README "What Gatehouse answers itself"): garbage gets a clear status, never a crash,
+/// Every network input is hostile (docs/request-path.md "Token validation", docs/status-codes.md "What Gatehouse answers itself"): garbage gets a clear status, never a crash,
 /// and never reaches an upstream.
 @Suite(.serialized) struct HostileInputTests {
     static let garbage: [String] = [

@@ -3,7 +3,7 @@ import GatehouseCore
 import Testing
 
 /// A real MCP round trip through Gatehouse: the official Python MCP SDK as a stateful
-/// streamable-HTTP server behind acme, and as a client through `/t/acme/mcp` (README "Configuration walk-through", README "Sessions and OAuth flows", README "What Gatehouse answers itself").
+/// streamable-HTTP server behind acme, and as a client through `/t/acme/mcp` (docs/request-path.md "What an agent receives", docs/sessions-and-oauth.md "Session binding", docs/status-codes.md "What Gatehouse answers itself").
 /// Needs `python3` with the `mcp` package (`python3 -m pip install mcp`).
 @Suite(.serialized) struct MCPRoundTripTests {
     static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path

@@ -4,7 +4,7 @@ import GatehouseDemo
 import NIOHTTP1
 import Testing
 
-/// README "Sessions and OAuth flows" from outside: the user who started an OAuth flow is the only one who can finish it.
+/// docs/sessions-and-oauth.md "Verified OAuth 3-legged flows" from outside: the user who started an OAuth flow is the only one who can finish it.
 @Suite(.serialized) struct OAuthFlowTests {
     /// acme completes its flows at its first agent's `/oauth/complete`.
     static func withFlows(clock: TestClock? = nil, _ body: (Harness) async throws -> Void) async throws {

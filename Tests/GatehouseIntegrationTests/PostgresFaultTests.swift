@@ -7,7 +7,7 @@ import Testing
 
 @testable import GatehousePostgres
 
-/// README "Running several replicas" under a fault: the database goes away under load and comes back. Requests that need
+/// docs/store-and-replicas.md "When the database goes away" under a fault: the database goes away under load and comes back. Requests that need
 /// no store write keep flowing from memory; those that do get a clear 503; every binding that
 /// was acknowledged (200) is in the database afterwards; readiness follows; and the replica
 /// recovers by itself, without a restart.

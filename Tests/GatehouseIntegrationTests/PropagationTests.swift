@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseDemo
 import Testing
 
-/// README "Configuration walk-through": what the upstream receives, and what it never receives.
+/// docs/request-path.md "What an agent receives": what the upstream receives, and what it never receives.
 @Suite(.serialized) struct PropagationTests {
     @Test func validTokenReachesItsTenantWithTheVerifiedIdentity() async throws {
         try await withHarness { h in

@@ -6,7 +6,7 @@ import NIOPosix
 import Testing
 
 /// Tenant files change while Gatehouse runs: a good change goes live, a broken one is refused
-/// and the previous configuration keeps serving (STYLE habit 2, README "For tenant admins" reload).
+/// and the previous configuration keeps serving (docs/admin-api.md "Reload").
 @Suite(.serialized) struct ReloadTests {
     @Test func aChangedTenantFileGoesLiveAndABrokenOneIsRefused() async throws {
         let peers = try await LoopbackPeers.start(agentName: "reload-agent")

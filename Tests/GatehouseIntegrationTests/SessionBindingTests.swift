@@ -3,7 +3,7 @@ import GatehouseDemo
 import NIOHTTP1
 import Testing
 
-/// README "Sessions and OAuth flows" from outside: a session started by one user can never be used by another.
+/// docs/sessions-and-oauth.md "Session binding" from outside: a session started by one user can never be used by another.
 @Suite(.serialized) struct SessionBindingTests {
     static let mcp = "Mcp-Session-Id"
     static let runtime = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"

@@ -5,7 +5,7 @@ import Logging
 import Synchronization
 import Testing
 
-/// The binding rules of README "Sessions and OAuth flows" with an injected clock, on a real SQLite file.
+/// The binding rules of docs/sessions-and-oauth.md "Session binding" with an injected clock, on a real SQLite file.
 @Suite struct SessionTableTests {
     final class Clock: Sendable {
         let value = Mutex<Double>(1_800_000_000)

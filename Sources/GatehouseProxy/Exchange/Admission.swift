@@ -1,7 +1,7 @@
 import GatehouseCore
 
-/// The request path's decisions that need no I/O (docs/http.md, README "What Gatehouse answers
-/// itself"): pure functions of the parsed head and the configuration, tested without sockets.
+/// The request path's decisions that need no I/O (docs/http.md, docs/status-codes.md
+/// "What Gatehouse answers itself"): pure functions of the parsed head and the configuration, tested without sockets.
 enum Admission {
     struct Refusal: Error, Equatable {
         var status: Int
@@ -70,7 +70,7 @@ enum Admission {
         return TenantRoute(tenant: nil, prefix: nil)
     }
 
-    /// Marks every field a client must never be able to set (README "strip"): protected prefixes,
+    /// Marks every field a client must never be able to set (docs/request-path.md "Headers a client cannot set"): protected prefixes,
     /// the assertion header, the headers the tenant propagates (every tenant's while the tenant
     /// is not known) — names compared case-insensitively with `_` as `-` — and the `_`
     /// lookalikes of framing, routing and hop-by-hop fields. Returns how many were marked.

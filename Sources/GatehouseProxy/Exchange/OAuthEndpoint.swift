@@ -1,7 +1,7 @@
 import GatehouseCore
 import GatehouseSessions
 
-/// The OAuth flow endpoints under `/.gatehouse/oauth/` (README "Verified OAuth 3-legged flows").
+/// The OAuth flow endpoints under `/.gatehouse/oauth/` (docs/sessions-and-oauth.md "Verified OAuth 3-legged flows").
 enum OAuthEndpoint {
     case createFlow
     case callback

@@ -3,7 +3,7 @@ import Logging
 import NIOCore
 
 /// The tenant's propagated identity headers for one principal, as header lines ready to copy
-/// into every upstream head of that principal (README "Claim paths" encoding). A value that
+/// into every upstream head of that principal (tenants/README.md "How values are sent"). A value that
 /// cannot be sent safely leaves its header out and is logged, by name only.
 enum PropagatedLines {
     static func build(tenant: CompiledTenant, principal: Principal, logger: Logger) -> ByteBuffer {

@@ -47,7 +47,7 @@ extension ProxyExchange {
         }
     }
 
-    /// The access-log line (README "Observability"): never a token, cookie or query string.
+    /// The access-log line (docs/observability.md "The access log"): never a token, cookie or query string.
     func writeAccessLine() {
         let now = SystemWallClock.now()
         let micros = max(0, Int(((monotonicSeconds() - startedAt) * 1_000_000).rounded()))

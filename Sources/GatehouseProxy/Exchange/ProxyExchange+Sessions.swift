@@ -2,7 +2,7 @@ import GatehouseCore
 import GatehouseSessions
 import NIOCore
 
-/// Sessions on the request path (README "Sessions and OAuth flows"): a session started by one
+/// Sessions on the request path (docs/sessions-and-oauth.md "Session binding"): a session started by one
 /// user can never be used by another.
 extension ProxyExchange {
     enum SessionGate {

@@ -4,7 +4,7 @@ import GatehouseSessions
 import Logging
 import NIOCore
 
-/// One request on its way through the data plane (README "the request path"): reserved
+/// One request on its way through the data plane (docs/request-path.md "The request path"): reserved
 /// paths, tenant, strip, authenticate, limits, sessions, propagate, forward — and the response
 /// back, streamed. All of a request's state lives here, mutated in place, on the client's event
 /// loop. The client side (`ExchangeClient`: an HTTP/1.1 connection or an HTTP/2 stream) feeds it

@@ -3,7 +3,7 @@ import NIOCore
 
 /// Writes the head of the request Gatehouse sends upstream, in one pre-sized buffer: the
 /// request line, the client's kept field lines copied byte for byte, then Gatehouse's own
-/// fields (docs/http.md, README "What an agent receives"). A pure function of its input.
+/// fields (docs/http.md, docs/request-path.md "What an agent receives"). A pure function of its input.
 enum UpstreamHead {
     struct Input {
         var head: RequestHead
