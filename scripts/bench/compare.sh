@@ -25,6 +25,7 @@
 #   GATEHOUSE_H2C_URL= (empty) leave Gatehouse out of the h2c table
 #   COSTS=0         leave out instructions and syscalls per request   COST_REQUESTS=2000 (N)
 #   THROUGHPUT=0    leave out the wrk and h2load tables (only the checks and the costs: ~5 min)
+#   CG_KEEP=DIR     keep each server's callgrind profile (the 2N window) in DIR, for callgrind_annotate
 #   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+40 and, for callgrind, +110 … +140)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -343,6 +344,10 @@ TARGETS=(
   "h2|Gatehouse, one token reused (cache)|$GATEHOUSE_H2C_URL|cached"
 )
 
+ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
+range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }'; }
+rule() { printf -- '-%.0s' $(seq "$1"); }
 declare -A RPS=() P50=() P99=()
 if [ "$THROUGHPUT" = 1 ]; then
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
@@ -368,10 +373,6 @@ stop_gatehouse
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 # --- the tables --------------------------------------------------------------------------------
-ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
-range() { printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.0f-%.0f", lo, hi }'; }
-rule() { printf -- '-%.0s' $(seq "$1"); }
 
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), median of $REPEATS x ${DURATION}s"
@@ -453,7 +454,8 @@ syscalls_per_request() {
   sleep 1   # strace attaches to every thread before the first request is sent
   h1_requests "$COST_REQUESTS" "$url"
   kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true
-  total=$(awk '$NF == "total" { print $(NF - 2) }' "$WORK/strace.$pid")
+  # The total line: % time, seconds, usecs/call, calls, [errors,] "total".
+  total=$(awk '$NF == "total" { print $4 }' "$WORK/strace.$pid")
   awk -v t="$total" -v n="$COST_REQUESTS" 'BEGIN { printf "%.1f", t / n }'
 }
 
@@ -467,7 +469,12 @@ wait_200() {
   return 1
 }
 
-CG=(valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p.out")
+"$(command -v cc || command -v clang)" -shared -fPIC -O2 -o "$WORK/valgrind-sigsuspend.so" scripts/bench/valgrind-sigsuspend.c -ldl
+CG=(env LD_PRELOAD="$WORK/valgrind-sigsuspend.so" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p.out")
+# This valgrind cannot read the DWARF 5 debug information Swift writes ("Possibly corrupted
+# debuginfo file"), so the Swift servers run under it as copies without it (symbols stay).
+strip --strip-debug -o "$WORK/relay.cg" "$RELAY_BIN"
+strip --strip-debug -o "$WORK/gatehouse.cg" "$GATEHOUSE"
 COST_ROWS=()
 declare -A INSTR=() SYSC=()
 
@@ -478,10 +485,14 @@ cost_row() {
   cg_url=$(sed -E "s/:([0-9]+)\//:$(( $(sed -E 's/.*:([0-9]+)\/.*/\1/' <<< "$url") + CG_OFFSET ))\//" <<< "$url")
   echo "costs: $label" >&2
   SYSC[$label]=$(syscalls_per_request "$pid" "$url")
-  taskset -c "$SERVER_CPU" "${CG[@]}" "$@" 2> "$WORK/cg-$RANDOM.log" &
+  taskset -c "$SERVER_CPU" "${CG[@]}" "$@" > /dev/null 2> "$WORK/cg-$RANDOM.log" &
   cg_pid=$!
   wait_200 "$cg_url"
   INSTR[$label]=$(instructions_per_request "$cg_pid" "$cg_url")
+  if [ -n "${CG_KEEP:-}" ]; then  # the 2N window's profile, for callgrind_annotate
+    mkdir -p "$CG_KEEP"
+    cp "$(ls -t "$WORK"/cg."$cg_pid".* | head -1)" "$CG_KEEP/$(tr -c 'A-Za-z0-9\n' '-' <<< "$label").callgrind"
+  fi
   kill -9 "$cg_pid" 2>/dev/null || true
   wait "$cg_pid" 2>/dev/null || true
   COST_ROWS+=("$label")
@@ -494,7 +505,7 @@ sed -E -e "s/^daemon off;/daemon off;\nmaster_process off;/" -e "s/listen 127.0.
 sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "/bind 127.0.0.1:$HA_H2 proto h2/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
 NGINX_WORKER=$(pgrep -P "${NGINX_PIDS[1]}" | head -1)
 
-cost_row "SwiftNIO byte relay (floor)" "http://127.0.0.1:$RELAY/" "$RELAY_PID" "$RELAY_BIN" $((RELAY + CG_OFFSET)) "$UP"
+cost_row "SwiftNIO byte relay (floor)" "http://127.0.0.1:$RELAY/" "$RELAY_PID" "$WORK/relay.cg" $((RELAY + CG_OFFSET)) "$UP"
 cost_row "nginx reverse proxy, no token check" "http://127.0.0.1:$NGX/" "$NGINX_WORKER" \
   nginx -p "$WORK/proxy-cg" -c nginx.conf -e "$WORK/proxy-cg/error.log"
 cost_row "HAProxy 2.6 jwt_verify, every request" "http://127.0.0.1:$HA/" "$HAPROXY_PID" haproxy -db -f "$WORK/haproxy-cg.cfg"
@@ -508,7 +519,7 @@ for pair in "cached|Gatehouse, one token reused (cache)" "nocache|Gatehouse, cac
   sed -E -e "s/127.0.0.1:$GH\"/127.0.0.1:$((GH + CG_OFFSET))\"/" -e "s/127.0.0.1:$GH_ADMIN\"/127.0.0.1:$((GH_ADMIN + CG_OFFSET))\"/" \
     "$dir/gatehouse.yaml" > "$dir-cg/gatehouse.yaml"
   start_gatehouse "$config"
-  cost_row "${pair#*|}" "http://127.0.0.1:$GH/t/bench/" "$GATEHOUSE_PID" "$GATEHOUSE" serve --config "$dir-cg/gatehouse.yaml"
+  cost_row "${pair#*|}" "http://127.0.0.1:$GH/t/bench/" "$GATEHOUSE_PID" "$WORK/gatehouse.cg" serve --config "$dir-cg/gatehouse.yaml"
 done
 stop_gatehouse
 
