@@ -53,7 +53,7 @@ public enum ProxyFuzzHooks {
             _ = head.value(f)
         }
         _ = head.framing()
-        for f in head.fields where f.kind == .connection { _ = head.tokens(f) }
+        for f in head.fields where f.kind == .connection { _ = head.connectionTokens(f) }
     }
 
     /// A response head, like `requestHead`, then its body framing.

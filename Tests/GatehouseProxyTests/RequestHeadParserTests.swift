@@ -118,6 +118,50 @@ struct RequestHeadParserTests {
         }
     }
 
+    /// Values are read eight bytes at a time where they can be: a bad byte or trailing spaces at
+    /// any position of a long value, in any alignment, give the verdict and value the
+    /// byte-at-a-time rules give.
+    @Test func longValuesAreCheckedAtEveryPositionAndAlignment() throws {
+        let value = Array("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFGHIJ".utf8)
+        for pad in 0..<8 {
+            let prefix = Array("GET / HTTP/1.1\r\nHost: h\r\nX\(String(repeating: "y", count: pad)): ".utf8)
+            for position in 0..<value.count {
+                for (bad, code) in [(UInt8(0x00), HTTPParseError.Code.badFieldValue), (0x01, .badFieldValue), (0x1F, .badFieldValue),
+                    (0x7F, .badFieldValue), (0x0A, .bareLF), (0x0D, .bareCR)] {
+                    var v = value
+                    v[position] = bad
+                    guard case .failure(let got) = Self.parse(prefix + v + Array("\r\n\r\n".utf8)) else {
+                        Issue.record("byte \(bad) at \(position) (pad \(pad)) was accepted")
+                        continue
+                    }
+                    #expect(got == code, "byte \(bad) at \(position) (pad \(pad))")
+                }
+                // Spaces from `position` on are trailing whitespace (all of it leading when it is
+                // the whole value); a tab inside is kept, one at either end is not.
+                var spaced = value
+                for k in position..<value.count { spaced[k] = 0x20 }
+                let h = try #require(try? Self.head(String(decoding: prefix + spaced + Array("\r\n\r\n".utf8), as: UTF8.self)))
+                #expect(h.value(h.fields[1]) == String(decoding: value[..<position], as: UTF8.self), "pad \(pad), spaces from \(position)")
+                #expect(h.fields[1].padded == (position > 0))
+                var tabbed = value
+                tabbed[position] = 0x09
+                let t = try #require(try? Self.head(String(decoding: prefix + tabbed + Array("\r\n\r\n".utf8), as: UTF8.self)))
+                let atAnEnd = position == 0 || position == value.count - 1
+                #expect(t.value(t.fields[1]).utf8.count == (atAnEnd ? value.count - 1 : value.count))
+            }
+        }
+    }
+
+    @Test func connectionTokensAreReadFromTheBytes() throws {
+        let h = try Self.head("GET / HTTP/1.1\r\nHost: h\r\nConnection: ,Keep-Alive , X-Secret,,\tCLOSE\t, Upgrade\r\n\r\n")
+        let tokens = h.connectionTokens(h.fields[1])
+        #expect(tokens.close && tokens.keepAlive)
+        #expect(tokens.others == ["x-secret", "upgrade"])
+        let empty = try Self.head("GET / HTTP/1.1\r\nHost: h\r\nConnection: , ,\r\n\r\n")
+        let none = empty.connectionTokens(empty.fields[1])
+        #expect(!none.close && !none.keepAlive && none.others.isEmpty)
+    }
+
     @Test func obsTextInValuesIsKept() throws {
         let h = try Self.head("GET / HTTP/1.1\r\nX-Name: caf\u{E9}\r\n\r\n")
         #expect(h.value(h.fields[0]) == "café")

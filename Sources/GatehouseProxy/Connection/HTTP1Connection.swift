@@ -212,9 +212,9 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
         var close = false
         var keep = false
         for f in head.fields where f.kind == .connection {
-            for token in head.tokens(f) {
-                if token == "close" { close = true } else if token == "keep-alive" { keep = true }
-            }
+            let tokens = head.connectionTokens(f)
+            close = close || tokens.close
+            keep = keep || tokens.keepAlive
         }
         return head.isHTTP10 ? keep && !close : !close
     }

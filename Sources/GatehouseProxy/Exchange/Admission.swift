@@ -126,11 +126,8 @@ enum Admission {
             var t = start + 7
             while t < end, p[t] == HTTPBytes.sp || p[t] == HTTPBytes.htab { t += 1 }
             guard t < end else { return .malformed }
-            for i in t..<end {
-                let b = p[i]
-                let ok = (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A)
-                    || b == UInt8(ascii: "-") || b == UInt8(ascii: "_") || b == UInt8(ascii: ".")
-                if !ok { return .malformed }
+            for i in t..<end where !HTTPBytes.isTokenByte(p[i]) {
+                return .malformed
             }
             return .token(t..<end)
         }

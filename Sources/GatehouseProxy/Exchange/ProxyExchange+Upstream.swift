@@ -117,7 +117,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
     private func prepare(_ response: inout ResponseHead) -> ClientFraming {
         var named: [String] = []
         for f in response.fields where f.kind == .connection {
-            for token in response.tokens(f) where token != "close" && token != "keep-alive" { named.append(token) }
+            named.append(contentsOf: response.connectionTokens(f).others)
         }
         let reader = response.bodyReader(requestMethod: head.method)
         let noBody: Bool

@@ -37,7 +37,7 @@ enum UpstreamHead {
             var seenTrace = false
             for f in head.fields {
                 if f.kind == .connection {
-                    for token in head.tokens(f) where token != "close" && token != "keep-alive" {
+                    for token in ConnectionTokens(p, f).others {
                         if ["content-length", "transfer-encoding", "host"].contains(token) { continue }
                         named.append(Array(token.utf8))
                     }

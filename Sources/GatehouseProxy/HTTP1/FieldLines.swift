@@ -55,6 +55,23 @@ enum FieldLines {
             while i < end, p[i] == HTTPBytes.sp || p[i] == HTTPBytes.htab { i += 1 }
             let valueStart = i
             var valueEnd = i
+            // Eight bytes at a time while none of them is a control byte (which includes CR, LF
+            // and HTAB) or DEL: such a word is all field-value bytes, and the loop below then
+            // decides the word it stopped at byte by byte. A bearer token is most of a head.
+            if let base = p.baseAddress {
+                while i + 8 <= end {
+                    let w = (base + i).loadUnaligned(as: UInt64.self)
+                    if HTTPBytes.hasControlOrDEL(w) { break }
+                    if p[i + 7] != HTTPBytes.sp {
+                        valueEnd = i + 8
+                    } else {
+                        var k = i + 7
+                        while k > i, p[k - 1] == HTTPBytes.sp { k -= 1 }
+                        if k > i { valueEnd = k }
+                    }
+                    i += 8
+                }
+            }
             while true {
                 guard i < end else { return .needMore }
                 let b = p[i]

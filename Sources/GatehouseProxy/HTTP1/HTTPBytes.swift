@@ -24,6 +24,29 @@ enum HTTPBytes {
         b >= 0x20 ? b != 0x7F : b == htab
     }
 
+    /// Whether any of the eight bytes of `w` is below 0x20 or is 0x7F (exact, not a heuristic:
+    /// the "has a byte less than n" and "has a zero byte" word tricks, n = 0x20).
+    @inline(__always)
+    static func hasControlOrDEL(_ w: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below20 = (w &- ones &* 0x20) & ~w & highs
+        let x = w ^ (ones &* 0x7F)
+        let del = (x &- ones) & ~x & highs
+        return (below20 | del) != 0
+    }
+
+    /// base64url and the `.` of a compact JWS (what a bearer token may hold here), as a bitmap.
+    @inline(__always)
+    static func isTokenByte(_ b: UInt8) -> Bool {
+        // '-' 0x2D, '.' 0x2E, '0'...'9' 0x30-0x39 in the low word; 'A'...'Z', '_', 'a'...'z' in the high.
+        let low: UInt64 = 0x03FF_6000_0000_0000
+        let high: UInt64 = 0x07FF_FFFE_87FF_FFFE
+        if b < 64 { return (low >> UInt64(b)) & 1 == 1 }
+        if b < 128 { return (high >> UInt64(b - 64)) & 1 == 1 }
+        return false
+    }
+
     /// A byte allowed in a request target or reason phrase position: visible, no SP, no control.
     @inline(__always)
     static func isVisible(_ b: UInt8) -> Bool { b > 0x20 && b != 0x7F }

@@ -95,9 +95,6 @@ struct RequestHead {
     }
 
     /// The comma-separated elements of `f`'s value, trimmed, lower-cased (for `Connection`).
-    func tokens(_ f: HeaderField) -> [String] {
-        value(f).split(separator: ",").map { String($0.trimmingSpaces()).lowercased() }.filter { !$0.isEmpty }
-    }
 }
 
 /// Reads a request head from bytes that may arrive in pieces (RFC 9112 2–5, strictly). A head

@@ -31,9 +31,9 @@ extension ResponseHead {
         var close = false
         var keepAlive = false
         for f in fields where f.kind == .connection {
-            for token in tokens(f) {
-                if token == "close" { close = true } else if token == "keep-alive" { keepAlive = true }
-            }
+            let tokens = connectionTokens(f)
+            close = close || tokens.close
+            keepAlive = keepAlive || tokens.keepAlive
         }
         return close || (minorVersion == 0 && !keepAlive)
     }

@@ -34,9 +34,6 @@ struct ResponseHead {
         }
     }
 
-    func tokens(_ f: HeaderField) -> [String] {
-        value(f).split(separator: ",").map { String($0.trimmingSpaces()).lowercased() }.filter { !$0.isEmpty }
-    }
 
     /// The first field whose folded name is `canonical` (lower case, `_` as `-`).
     func first(canonical: String, hash: UInt64) -> HeaderField? {
