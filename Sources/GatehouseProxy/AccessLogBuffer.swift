@@ -71,19 +71,19 @@ final class AccessLogBuffer {
     }
 
     /// Writes the timestamp of `seconds` as bytes (no allocation after the first of each second).
-    func writeTimestamp(_ seconds: Double, into out: inout ByteBuffer) {
+    func writeTimestamp(_ seconds: Double, into out: inout BoundedWriter) {
         let whole = Int64(seconds.rounded(.down))
         if whole != cachedSecond {
             cachedSecond = whole
             let full = LogTime.iso8601(Double(whole))
             cachedPrefix = String(full.utf8.prefix(19))!
         }
-        out.writeString(cachedPrefix)
+        out.string(cachedPrefix)
         let ms = min(999, max(0, Int((seconds - Double(whole)) * 1000)))
-        out.writeInteger(UInt8(ascii: "."))
-        out.writeInteger(UInt8(0x30 + ms / 100))
-        out.writeInteger(UInt8(0x30 + (ms / 10) % 10))
-        out.writeInteger(UInt8(0x30 + ms % 10))
-        out.writeInteger(UInt8(ascii: "Z"))
+        out.byte(UInt8(ascii: "."))
+        out.byte(UInt8(0x30 + ms / 100))
+        out.byte(UInt8(0x30 + (ms / 10) % 10))
+        out.byte(UInt8(0x30 + ms % 10))
+        out.byte(UInt8(ascii: "Z"))
     }
 }

@@ -58,48 +58,54 @@ struct OutgoingHead {
     }
 
     /// The HTTP/1.1 bytes of this head.
-    func writeHTTP1(into out: inout ByteBuffer) {
-        out.writeStaticString("HTTP/1.1 ")
-        out.writeDecimal(status)
-        out.writeInteger(UInt8(ascii: " "))
-        if let upstream, !upstream.reasonRange.isEmpty {
-            upstream.withBytes { p in out.writeBytes(UnsafeRawBufferPointer(rebasing: p[upstream.reasonRange])) }
-        } else {
-            out.writeStaticString(Self.reasonPhrase(status))
-        }
-        out.writeCRLF()
-        if let upstream {
-            upstream.withBytes { p in
-                for f in upstream.fields where !f.dropped {
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)]))
-                    out.writeStaticString(": ")
-                    out.writeBytes(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
-                    out.writeCRLF()
+    func writeHTTP1(into buffer: inout ByteBuffer) {
+        // The upstream's kept fields are its own head's bytes; 512 covers the status line's
+        // fixed part, the request id, the framing and `Connection` lines.
+        var bound = 512 + (upstream?.bytes.readableBytes ?? 0)
+        for (name, value) in extra { bound += name.utf8.count + value.utf8.count + 4 }
+        buffer.writeBounded(maxBytes: bound) { out in
+            out.staticString("HTTP/1.1 ")
+            out.decimal(status)
+            out.byte(UInt8(ascii: " "))
+            if let upstream, !upstream.reasonRange.isEmpty {
+                upstream.withBytes { p in out.bytes(UnsafeRawBufferPointer(rebasing: p[upstream.reasonRange])) }
+            } else {
+                out.staticString(Self.reasonPhrase(status))
+            }
+            out.crlf()
+            if let upstream {
+                upstream.withBytes { p in
+                    for f in upstream.fields where !f.dropped {
+                        out.bytes(UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)]))
+                        out.staticString(": ")
+                        out.bytes(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
+                        out.crlf()
+                    }
                 }
             }
+            for (name, value) in extra {
+                out.string(name)
+                out.staticString(": ")
+                out.string(value)
+                out.crlf()
+            }
+            if let requestID {
+                out.staticString("x-request-id: ")
+                requestID.write(into: &out)
+                out.crlf()
+            }
+            switch framing {
+            case .length(let n):
+                out.staticString("Content-Length: ")
+                out.decimal(n)
+                out.crlf()
+            case .chunked:
+                out.staticString("Transfer-Encoding: chunked\r\n")
+            case .none, .untilClose:
+                break
+            }
+            if close { out.staticString("Connection: close\r\n") }
+            out.crlf()
         }
-        for (name, value) in extra {
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(value)
-            out.writeCRLF()
-        }
-        if let requestID {
-            out.writeStaticString("x-request-id: ")
-            requestID.write(into: &out)
-            out.writeCRLF()
-        }
-        switch framing {
-        case .length(let n):
-            out.writeStaticString("Content-Length: ")
-            out.writeDecimal(n)
-            out.writeCRLF()
-        case .chunked:
-            out.writeStaticString("Transfer-Encoding: chunked\r\n")
-        case .none, .untilClose:
-            break
-        }
-        if close { out.writeStaticString("Connection: close\r\n") }
-        out.writeCRLF()
     }
 }

@@ -52,41 +52,51 @@ extension ProxyExchange {
         let now = SystemWallClock.now()
         let micros = max(0, Int(((monotonicSeconds() - startedAt) * 1_000_000).rounded()))
         let log = loop.log
-        log.appendLine { out in
-            out.writeStaticString("{\"time\":\"")
-            log.writeTimestamp(now, into: &out)
-            out.writeStaticString("\",\"type\":\"access\",\"request_id\":\"")
-            requestID.write(into: &out)
-            out.writeStaticString("\",\"tenant\":")
-            if let t = tenant?.tenant.id.rawValue { out.writeJSONString(t) } else { out.writeStaticString("null") }
-            out.writeStaticString(",\"method\":")
-            out.writeJSONString(head.methodName)
-            out.writeStaticString(",\"path\":")
-            out.writeJSONString(Self.loggedPath(path))
-            out.writeStaticString(",\"status\":")
-            out.writeDecimal(status)
-            out.writeStaticString(",\"duration_ms\":")
-            out.writeDecimal(micros / 1000)
-            out.writeInteger(UInt8(ascii: "."))
-            let fraction = micros % 1000
-            out.writeInteger(UInt8(0x30 + fraction / 100))
-            out.writeInteger(UInt8(0x30 + (fraction / 10) % 10))
-            out.writeInteger(UInt8(0x30 + fraction % 10))
-            out.writeStaticString(",\"upstream\":")
-            if let u = upstreamName { out.writeJSONString(u) } else { out.writeStaticString("null") }
-            out.writeStaticString(",\"bytes_in\":")
-            out.writeDecimal(bodyBytes)
-            out.writeStaticString(",\"bytes_out\":")
-            out.writeDecimal(bytesOut)
-            if let r = reason {
-                out.writeStaticString(",\"reason\":")
-                out.writeJSONString(r)
+        let tenantID = tenant?.tenant.id.rawValue
+        let loggedPath = Self.loggedPath(path)
+        let subject = principal?.subject
+        // Fixed text and numbers fit in 400 bytes; the strings are bounded by their escapes.
+        var strings = head.methodName.utf8.count + loggedPath.utf8.count
+        strings += (tenantID?.utf8.count ?? 4) + (upstreamName?.utf8.count ?? 4)
+        strings += (reason?.utf8.count ?? 0) + (subject?.utf8.count ?? 0)
+        let maxBytes = 400 + 128 + BoundedWriter.jsonBound(strings)
+        log.appendLine { buffer in
+            buffer.writeBounded(maxBytes: maxBytes) { out in
+                out.staticString("{\"time\":\"")
+                log.writeTimestamp(now, into: &out)
+                out.staticString("\",\"type\":\"access\",\"request_id\":\"")
+                requestID.write(into: &out)
+                out.staticString("\",\"tenant\":")
+                if let tenantID { out.jsonString(tenantID) } else { out.staticString("null") }
+                out.staticString(",\"method\":")
+                out.jsonString(head.methodName)
+                out.staticString(",\"path\":")
+                out.jsonString(loggedPath)
+                out.staticString(",\"status\":")
+                out.decimal(status)
+                out.staticString(",\"duration_ms\":")
+                out.decimal(micros / 1000)
+                out.byte(UInt8(ascii: "."))
+                let fraction = micros % 1000
+                out.byte(UInt8(0x30 + fraction / 100))
+                out.byte(UInt8(0x30 + (fraction / 10) % 10))
+                out.byte(UInt8(0x30 + fraction % 10))
+                out.staticString(",\"upstream\":")
+                if let u = upstreamName { out.jsonString(u) } else { out.staticString("null") }
+                out.staticString(",\"bytes_in\":")
+                out.decimal(bodyBytes)
+                out.staticString(",\"bytes_out\":")
+                out.decimal(bytesOut)
+                if let r = reason {
+                    out.staticString(",\"reason\":")
+                    out.jsonString(r)
+                }
+                if let subject {
+                    out.staticString(",\"sub\":")
+                    out.jsonString(subject)
+                }
+                out.staticString("}\n")
             }
-            if let s = principal?.subject {
-                out.writeStaticString(",\"sub\":")
-                out.writeJSONString(s)
-            }
-            out.writeStaticString("}\n")
         }
     }
 

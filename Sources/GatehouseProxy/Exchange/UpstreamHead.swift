@@ -28,116 +28,123 @@ enum UpstreamHead {
         var requestID: RequestIDBytes
     }
 
-    static func write(_ input: Input, into out: inout ByteBuffer) {
+    static func write(_ input: Input, into buffer: inout ByteBuffer) {
         let head = input.head
-        head.withBytes { p in
-            // Fields named in `Connection` are hop-by-hop too — but never framing or Host.
-            var named: [[UInt8]] = []
-            var traceOK = false
-            var seenTrace = false
-            for f in head.fields {
-                if f.kind == .connection {
-                    for token in ConnectionTokens(p, f).others {
-                        if ["content-length", "transfer-encoding", "host"].contains(token) { continue }
-                        named.append(Array(token.utf8))
+        // Everything written is the head's own bytes (a subset, plus at most one "/" and the
+        // separators of the joined X-Forwarded-For) and the pieces below; 512 covers the fixed
+        // text, the request id and the content length.
+        var bound = 512 + head.bytes.readableBytes + input.basePath.utf8.count + input.upstreamHost.utf8.count
+        bound += input.propagated.readableBytes + (input.assertion?.readableBytes ?? 0) + (input.sessionLines?.readableBytes ?? 0)
+        bound += (input.clientIP?.utf8.count ?? 0) + input.scheme.utf8.count + (input.clientHost?.utf8.count ?? 0)
+        buffer.writeBounded(maxBytes: bound) { out in
+            head.withBytes { p in
+                // Fields named in `Connection` are hop-by-hop too — but never framing or Host.
+                var named: [[UInt8]] = []
+                var traceOK = false
+                var seenTrace = false
+                for f in head.fields {
+                    if f.kind == .connection {
+                        for token in ConnectionTokens(p, f).others {
+                            if ["content-length", "transfer-encoding", "host"].contains(token) { continue }
+                            named.append(Array(token.utf8))
+                        }
+                    } else if f.kind == .traceparent, !seenTrace {
+                        seenTrace = true
+                        traceOK = isSaneTraceparent(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
                     }
-                } else if f.kind == .traceparent, !seenTrace {
-                    seenTrace = true
-                    traceOK = isSaneTraceparent(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
                 }
-            }
 
-            // Request line.
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[head.methodRange]))
-            out.writeInteger(UInt8(ascii: " "))
-            if !input.basePath.isEmpty { out.writeString(input.basePath) }
-            var target = head.targetRange
-            if let prefix = input.strippedPrefix, target.count >= prefix.utf8.count,
-                prefix.utf8.elementsEqual(UnsafeRawBufferPointer(rebasing: p[target.lowerBound..<(target.lowerBound + prefix.utf8.count)]))
-            {
-                target = (target.lowerBound + prefix.utf8.count)..<target.upperBound
-                if target.isEmpty || p[target.lowerBound] == UInt8(ascii: "?") { out.writeInteger(UInt8(ascii: "/")) }
-            }
-            out.writeBytes(UnsafeRawBufferPointer(rebasing: p[target]))
-            out.writeStaticString(" HTTP/1.1\r\n")
+                // Request line.
+                out.bytes(UnsafeRawBufferPointer(rebasing: p[head.methodRange]))
+                out.byte(UInt8(ascii: " "))
+                if !input.basePath.isEmpty { out.string(input.basePath) }
+                var target = head.targetRange
+                if let prefix = input.strippedPrefix, target.count >= prefix.utf8.count,
+                    prefix.utf8.elementsEqual(UnsafeRawBufferPointer(rebasing: p[target.lowerBound..<(target.lowerBound + prefix.utf8.count)]))
+                {
+                    target = (target.lowerBound + prefix.utf8.count)..<target.upperBound
+                    if target.isEmpty || p[target.lowerBound] == UInt8(ascii: "?") { out.byte(UInt8(ascii: "/")) }
+                }
+                out.bytes(UnsafeRawBufferPointer(rebasing: p[target]))
+                out.staticString(" HTTP/1.1\r\n")
 
-            var priorForwardedFor: [UnsafeRawBufferPointer] = []
-            var clientHostLine: Range<Int>?
-            for f in head.fields where !f.dropped {
-                switch f.kind {
-                case .contentLength, .transferEncoding, .expect, .xRequestID, .xForwardedProto, .xForwardedHost:
-                    continue
-                case .host:
-                    clientHostLine = Int(f.valueStart)..<Int(f.valueEnd)
-                    continue
-                case .xForwardedFor:
-                    priorForwardedFor.append(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
-                    continue
-                case .authorization where input.dropAuthorization:
-                    continue
-                case .traceparent, .tracestate:
-                    if !traceOK { continue }
-                default:
-                    if f.kind.isHopByHop { continue }
+                var priorForwardedFor: [UnsafeRawBufferPointer] = []
+                var clientHostLine: Range<Int>?
+                for f in head.fields where !f.dropped {
+                    switch f.kind {
+                    case .contentLength, .transferEncoding, .expect, .xRequestID, .xForwardedProto, .xForwardedHost:
+                        continue
+                    case .host:
+                        clientHostLine = Int(f.valueStart)..<Int(f.valueEnd)
+                        continue
+                    case .xForwardedFor:
+                        priorForwardedFor.append(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
+                        continue
+                    case .authorization where input.dropAuthorization:
+                        continue
+                    case .traceparent, .tracestate:
+                        if !traceOK { continue }
+                    default:
+                        if f.kind.isHopByHop { continue }
+                    }
+                    let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
+                    if !named.isEmpty, named.contains(where: { n in n.count == name.count && zip(n, name).allSatisfy { $0 == HTTPBytes.lower($1) } }) {
+                        continue
+                    }
+                    out.bytes(name)
+                    out.staticString(": ")
+                    out.bytes(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
+                    out.crlf()
                 }
-                let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
-                if !named.isEmpty, named.contains(where: { n in n.count == name.count && zip(n, name).allSatisfy { $0 == HTTPBytes.lower($1) } }) {
-                    continue
-                }
-                out.writeBytes(name)
-                out.writeStaticString(": ")
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
-                out.writeCRLF()
-            }
 
-            out.writeStaticString("host: ")
-            if input.preserveHost, let line = clientHostLine {
-                out.writeBytes(UnsafeRawBufferPointer(rebasing: p[line]))
-            } else {
-                out.writeString(input.upstreamHost)
-            }
-            out.writeCRLF()
-            switch input.framing {
-            case .chunked: out.writeStaticString("transfer-encoding: chunked\r\n")
-            case .length(let n):
-                out.writeStaticString("content-length: ")
-                out.writeDecimal(n)
-                out.writeCRLF()
-            case .none:
-                if head.method.usuallyHasBody { out.writeStaticString("content-length: 0\r\n") }
-            }
-            var lines = input.propagated
-            out.writeBuffer(&lines)
-            if var assertion = input.assertion { out.writeBuffer(&assertion) }
-            if var sessions = input.sessionLines { out.writeBuffer(&sessions) }
-            if let ip = input.clientIP {
-                out.writeStaticString("x-forwarded-for: ")
-                for prior in priorForwardedFor {
-                    out.writeBytes(prior)
-                    out.writeStaticString(", ")
+                out.staticString("host: ")
+                if input.preserveHost, let line = clientHostLine {
+                    out.bytes(UnsafeRawBufferPointer(rebasing: p[line]))
+                } else {
+                    out.string(input.upstreamHost)
                 }
-                out.writeString(ip)
-                out.writeCRLF()
-            } else if !priorForwardedFor.isEmpty {
-                out.writeStaticString("x-forwarded-for: ")
-                for (i, prior) in priorForwardedFor.enumerated() {
-                    if i > 0 { out.writeStaticString(", ") }
-                    out.writeBytes(prior)
+                out.crlf()
+                switch input.framing {
+                case .chunked: out.staticString("transfer-encoding: chunked\r\n")
+                case .length(let n):
+                    out.staticString("content-length: ")
+                    out.decimal(n)
+                    out.crlf()
+                case .none:
+                    if head.method.usuallyHasBody { out.staticString("content-length: 0\r\n") }
                 }
-                out.writeCRLF()
+                input.propagated.withUnsafeReadableBytes { out.bytes($0) }
+                input.assertion?.withUnsafeReadableBytes { out.bytes($0) }
+                input.sessionLines?.withUnsafeReadableBytes { out.bytes($0) }
+                if let ip = input.clientIP {
+                    out.staticString("x-forwarded-for: ")
+                    for prior in priorForwardedFor {
+                        out.bytes(prior)
+                        out.staticString(", ")
+                    }
+                    out.string(ip)
+                    out.crlf()
+                } else if !priorForwardedFor.isEmpty {
+                    out.staticString("x-forwarded-for: ")
+                    for (i, prior) in priorForwardedFor.enumerated() {
+                        if i > 0 { out.staticString(", ") }
+                        out.bytes(prior)
+                    }
+                    out.crlf()
+                }
+                out.staticString("x-forwarded-proto: ")
+                out.string(input.scheme)
+                out.crlf()
+                if let host = input.clientHost {
+                    out.staticString("x-forwarded-host: ")
+                    out.string(host)
+                    out.crlf()
+                }
+                out.staticString("x-request-id: ")
+                input.requestID.write(into: &out)
+                out.crlf()
+                out.crlf()
             }
-            out.writeStaticString("x-forwarded-proto: ")
-            out.writeString(input.scheme)
-            out.writeCRLF()
-            if let host = input.clientHost {
-                out.writeStaticString("x-forwarded-host: ")
-                out.writeString(host)
-                out.writeCRLF()
-            }
-            out.writeStaticString("x-request-id: ")
-            input.requestID.write(into: &out)
-            out.writeCRLF()
-            out.writeCRLF()
         }
     }
 

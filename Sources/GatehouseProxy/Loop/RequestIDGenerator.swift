@@ -57,6 +57,24 @@ enum RequestIDBytes {
         }
     }
 
+    /// At most 128 bytes (`isSane`), 16 when generated.
+    func write(into out: inout BoundedWriter) {
+        switch self {
+        case .generated(var v):
+            var digits: (UInt64, UInt64) = (0, 0)
+            withUnsafeMutableBytes(of: &digits) { d in
+                let hex = Self.hex.utf8Start
+                for i in (0..<16).reversed() {
+                    d[i] = hex[Int(v & 0xF)]
+                    v >>= 4
+                }
+                out.bytes(UnsafeRawBufferPointer(d))
+            }
+        case .client(let bytes):
+            bytes.withUnsafeBytes { out.bytes($0) }
+        }
+    }
+
     var string: String {
         var b = ByteBuffer()
         write(into: &b)
