@@ -12,6 +12,9 @@ public struct ConfigSnapshot: Sendable {
     public let tenantByPrefix: [Substring: TenantID]
     /// Issuer -> (tenant, IdP name) pairs that trust it.
     public let idpsByIssuer: [String: [(tenant: TenantID, idp: String)]]
+    /// The prefixes again, by a hash of their bytes: what a request path is looked up in
+    /// (hashing a few bytes costs a fraction of hashing a `Substring`).
+    private let prefixesByHash: [UInt64: [(prefix: String, tenant: TenantID)]]
 
     public init(settings: GatehouseSettings, tenants: [Tenant]) {
         self.settings = settings
@@ -19,10 +22,14 @@ public struct ConfigSnapshot: Sendable {
         var byHost: [String: TenantID] = [:]
         var byPrefix: [Substring: TenantID] = [:]
         var byIssuer: [String: [(TenantID, String)]] = [:]
+        var byHash: [UInt64: [(prefix: String, tenant: TenantID)]] = [:]
         for tenant in tenants {
             byID[tenant.id] = tenant
             for host in tenant.match.hosts { byHost[host] = tenant.id }
-            if let p = tenant.match.pathPrefix { byPrefix[Substring(p)] = tenant.id }
+            if let p = tenant.match.pathPrefix {
+                byPrefix[Substring(p)] = tenant.id
+                byHash[Self.prefixHash(p.utf8), default: []].append((p, tenant.id))
+            }
             for idp in tenant.idps { byIssuer[idp.issuer, default: []].append((tenant.id, idp.name)) }
         }
         self.tenants = byID
@@ -30,18 +37,29 @@ public struct ConfigSnapshot: Sendable {
         self.tenantByHost = byHost
         self.tenantByPrefix = byPrefix
         self.idpsByIssuer = byIssuer.mapValues { $0.map { (tenant: $0.0, idp: $0.1) } }
+        self.prefixesByHash = byHash
+    }
+
+    /// FNV-1a over the bytes.
+    private static func prefixHash<S: Sequence>(_ bytes: S) -> UInt64 where S.Element == UInt8 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in bytes { h = (h ^ UInt64(b)) &* 0x0000_0100_0000_01b3 }
+        return h
     }
 
     /// The tenant whose `path_prefix` matches `path` on a segment boundary (the prefix is the
     /// whole path, or is followed by `/` or `?`), longest first.
     public func tenant(forPath path: Substring) -> (tenant: TenantID, prefix: String)? {
-        guard !tenantByPrefix.isEmpty else { return nil }
-        // Prefixes never contain `?`: candidates end before the query, then at each `/`.
-        var end = path.firstIndex(of: "?") ?? path.endIndex
+        guard !prefixesByHash.isEmpty else { return nil }
+        // Prefixes never contain `?`: candidates end before the query, then at each `/`
+        // (searched as bytes: both are ASCII, so the indices are character boundaries).
+        var end = path.utf8.firstIndex(of: UInt8(ascii: "?")) ?? path.endIndex
         while end > path.startIndex {
             let candidate = path[path.startIndex..<end]
-            if let tenant = tenantByPrefix[candidate] { return (tenant, String(candidate)) }
-            guard let slash = candidate.lastIndex(of: "/") else { return nil }
+            if let entries = prefixesByHash[Self.prefixHash(candidate.utf8)] {
+                for entry in entries where entry.prefix.utf8.elementsEqual(candidate.utf8) { return (entry.tenant, entry.prefix) }
+            }
+            guard let slash = candidate.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
             end = slash
         }
         return nil

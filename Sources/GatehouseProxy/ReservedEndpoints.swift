@@ -10,6 +10,7 @@ enum ReservedEndpoints {
     static func handle(
         method: RequestMethod, path: Substring, host: String?, scheme: String, config: CompiledConfig, signer: AssertionSigner?
     ) -> LocalResponse? {
+        guard mayBeReserved(path) else { return nil }
         if path == ProtectedResourceMetadata.wellKnownPath || path.hasPrefix(ProtectedResourceMetadata.wellKnownPath + "/") {
             guard method == .get || method == .head else { return methodNotAllowed() }
             return protectedResourceMetadata(path: path, host: host, scheme: scheme, config: config)
@@ -30,6 +31,15 @@ enum ReservedEndpoints {
             return .error(.notFound, "not_found", "no such Gatehouse endpoint")
         }
         return nil
+    }
+
+    /// Every reserved path, Gatehouse's own and the OAuth endpoints, starts with `/.`
+    /// (`/.well-known/…`, `/.gatehouse…`): one byte tells most requests apart from them.
+    @inline(__always)
+    static func mayBeReserved(_ path: Substring) -> Bool {
+        let bytes = path.utf8
+        guard bytes.count >= 2 else { return false }
+        return bytes[bytes.index(after: bytes.startIndex)] == UInt8(ascii: ".")
     }
 
     private static func methodNotAllowed() -> LocalResponse {

@@ -8,6 +8,8 @@ public final class UpstreamInstance: Sendable {
     public let upstream: Upstream
     /// `host:port`, for logs (computed once).
     let name: String
+    /// The `Host` value for this upstream (computed once).
+    let hostHeader: String
     /// Monotonic seconds (as bits) until which the instance is considered unhealthy.
     private let downUntil = Atomic<UInt64>(0)
     private let consecutiveFailures = Atomic<Int>(0)
@@ -15,6 +17,7 @@ public final class UpstreamInstance: Sendable {
     init(upstream: Upstream) {
         self.upstream = upstream
         self.name = upstream.description
+        self.hostHeader = upstream.hostHeader
     }
 
     func isHealthy(now: Double) -> Bool { Double(bitPattern: downUntil.load(ordering: .relaxed)) <= now }

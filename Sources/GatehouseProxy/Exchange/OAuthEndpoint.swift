@@ -14,6 +14,7 @@ enum OAuthEndpoint {
     static let maxBodyBytes = 64 * 1024
 
     static func match(method: RequestMethod, path: Substring) -> OAuthEndpoint? {
+        guard ReservedEndpoints.mayBeReserved(path) else { return nil }
         if path == flowsPath {
             return method == .post ? .createFlow : .refuse(methodNotAllowed("POST"))
         }

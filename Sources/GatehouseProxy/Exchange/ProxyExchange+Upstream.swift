@@ -68,7 +68,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
         let propagated = verified?.propagated ?? PropagatedLines.build(tenant: tenant, principal: principal, logger: runtime.logger)
         let input = UpstreamHead.Input(
             head: head, framing: framing, strippedPrefix: strippedPrefix, basePath: conn.instance.upstream.basePath,
-            upstreamHost: conn.instance.upstream.hostHeader, preserveHost: tenant.tenant.preserveHost,
+            upstreamHost: conn.instance.hostHeader, preserveHost: tenant.tenant.preserveHost,
             dropAuthorization: tenant.tenant.authorization == .drop, propagated: propagated, assertion: assertion,
             sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID)
         var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)

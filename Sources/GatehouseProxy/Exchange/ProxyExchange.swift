@@ -162,7 +162,9 @@ final class ProxyExchange {
 
         // Gatehouse's OAuth endpoints answer under a tenant's path prefix as well as at the root.
         var localPath = Substring(path)
-        if let prefix = tenant?.tenant.match.pathPrefix, path.hasPrefix(prefix + OAuthFlows.cookiePath) {
+        if let prefix = tenant?.tenant.match.pathPrefix, path.utf8.starts(with: prefix.utf8),
+            path.utf8.dropFirst(prefix.utf8.count).starts(with: OAuthFlows.cookiePath.utf8)
+        {
             localPath = localPath.dropFirst(prefix.count)
             oauthPrefix = prefix
         }

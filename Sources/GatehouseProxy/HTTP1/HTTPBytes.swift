@@ -42,9 +42,8 @@ enum HTTPBytes {
         // '-' 0x2D, '.' 0x2E, '0'...'9' 0x30-0x39 in the low word; 'A'...'Z', '_', 'a'...'z' in the high.
         let low: UInt64 = 0x03FF_6000_0000_0000
         let high: UInt64 = 0x07FF_FFFE_87FF_FFFE
-        if b < 64 { return (low >> UInt64(b)) & 1 == 1 }
-        if b < 128 { return (high >> UInt64(b - 64)) & 1 == 1 }
-        return false
+        let word = b < 64 ? low : high
+        return b < 128 && (word >> UInt64(b & 63)) & 1 == 1
     }
 
     /// A byte allowed in a request target or reason phrase position: visible, no SP, no control.
