@@ -126,11 +126,7 @@ enum Admission {
             var t = start + 7
             while t < end, p[t] == HTTPBytes.sp || p[t] == HTTPBytes.htab { t += 1 }
             guard t < end else { return .malformed }
-            // One load and one table test a byte; the bounds are the field's, checked above.
-            let base = p.baseAddress!
-            for i in t..<end where !HTTPBytes.isTokenByte(base.load(fromByteOffset: i, as: UInt8.self)) {
-                return .malformed
-            }
+            guard HTTPBytes.allTokenBytes(p, t..<end) else { return .malformed }
             return .token(t..<end)
         }
     }

@@ -19,6 +19,8 @@ enum FieldLines {
     ) -> Step {
         let end = p.count
         var i = position
+        // Room for a usual head's fields at once, rather than growing 1, 2, 4, 8, 16.
+        if fields.capacity < 16 { fields.reserveCapacity(16) }
         while true {
             let lineStart = i
             guard i < end else { return .needMore }
