@@ -1,9 +1,10 @@
 /// Strict base64url (RFC 4648 section 5) without padding, as used by JWS compact serialisation.
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    private static let decodeTable: [Int8] = {
-        var table = [Int8](repeating: -1, count: 256)
-        for (i, c) in alphabet.enumerated() { table[Int(c)] = Int8(i) }
+    /// Each byte's six bits in the alphabet, or 0x40 for a byte outside it.
+    private static let decodeBits: [UInt32] = {
+        var table = [UInt32](repeating: 0x40, count: 256)
+        for (i, c) in alphabet.enumerated() { table[Int(c)] = UInt32(i) }
         return table
     }()
 
@@ -35,25 +36,43 @@ public enum Base64URL {
         return Array(input).withUnsafeBufferPointer(decode(bytes:))
     }
 
+    /// Four characters to three bytes at a time, straight into the result's storage; a
+    /// character outside the alphabet marks the whole input bad (the table gives it bit 6).
     private static func decode(bytes input: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         let count = input.count
-        if count % 4 == 1 { return nil }
-        var out = [UInt8]()
-        out.reserveCapacity(count * 3 / 4)
-        var buffer: UInt32 = 0
-        var bits = 0
-        for c in input {
-            let v = decodeTable[Int(c)]
-            if v < 0 { return nil }
-            buffer = buffer << 6 | UInt32(v)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+        let rest = count % 4
+        if rest == 1 { return nil }
+        let outCount = count / 4 * 3 + (rest == 0 ? 0 : rest - 1)
+        var bad: UInt32 = 0
+        let out = decodeBits.withUnsafeBufferPointer { table in
+            [UInt8](unsafeUninitializedCapacity: outCount) { buffer, initialized in
+                var i = 0
+                var o = 0
+                while i + 4 <= count {
+                    let a = table[Int(input[i])], b = table[Int(input[i + 1])]
+                    let c = table[Int(input[i + 2])], d = table[Int(input[i + 3])]
+                    bad |= a | b | c | d
+                    let n = (a & 0x3F) << 18 | (b & 0x3F) << 12 | (c & 0x3F) << 6 | (d & 0x3F)
+                    buffer[o] = UInt8(truncatingIfNeeded: n >> 16)
+                    buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8)
+                    buffer[o + 2] = UInt8(truncatingIfNeeded: n)
+                    i += 4
+                    o += 3
+                }
+                if rest >= 2 {
+                    let a = table[Int(input[i])], b = table[Int(input[i + 1])]
+                    let c = rest == 3 ? table[Int(input[i + 2])] : 0
+                    bad |= a | b | c
+                    let n = (a & 0x3F) << 18 | (b & 0x3F) << 12 | (c & 0x3F) << 6
+                    // The bits after the last whole byte must be zero: one meaning per input.
+                    if n & (rest == 2 ? 0xFFFF : 0xFF) != 0 { bad |= 0x40 }
+                    buffer[o] = UInt8(truncatingIfNeeded: n >> 16)
+                    if rest == 3 { buffer[o + 1] = UInt8(truncatingIfNeeded: n >> 8) }
+                }
+                initialized = outCount
             }
         }
-        if bits > 0, buffer & ((1 << UInt32(bits)) - 1) != 0 { return nil }
-        return out
+        return bad & 0x40 == 0 ? out : nil
     }
 
     public static func decode(_ string: Substring) -> [UInt8]? {

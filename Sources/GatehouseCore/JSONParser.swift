@@ -160,6 +160,18 @@ public struct JSONParser {
     private func isDigit(_ b: UInt8) -> Bool { b >= UInt8(ascii: "0") && b <= UInt8(ascii: "9") }
 
     private mutating func parseString() throws(Error) -> String {
+        // Printable ASCII up to the closing quote, no escape: the usual key or claim is its bytes.
+        var j = index + 1
+        while j < bytes.count {
+            let b = bytes[j]
+            if b == UInt8(ascii: "\"") {
+                let s = String(decoding: bytes[(index + 1)..<j], as: UTF8.self)
+                index = j + 1
+                return s
+            }
+            if b < 0x20 || b >= 0x80 || b == UInt8(ascii: "\\") { break }
+            j += 1
+        }
         index += 1  // opening quote
         var scalars = String.UnicodeScalarView()
         var runStart = index

@@ -84,7 +84,14 @@ public struct ScannedObject: Sendable, Hashable, CustomStringConvertible {
     /// A member's bytes passed the scan, so parsing them again cannot fail; its depth is below
     /// the scan's limit.
     private func value(of member: Member) -> JSONValue {
-        (try? JSONParser.parse(bytes[member.start..<member.end], limits: Self.rescan)) ?? .null
+        switch member.kind {
+        case .null: return .null
+        case .bool: return .bool(bytes[member.start] == UInt8(ascii: "t"))
+        case .number: return .number(String(decoding: bytes[member.start..<member.end], as: UTF8.self))
+        case .string where member.plain: return .string(String(decoding: bytes[(member.start + 1)..<(member.end - 1)], as: UTF8.self))
+        case .string, .array, .object:
+            return (try? JSONParser.parse(bytes[member.start..<member.end], limits: Self.rescan)) ?? .null
+        }
     }
 
     private static let rescan = JSONParser.Limits(maxDepth: 1 << 12, maxBytes: .max)

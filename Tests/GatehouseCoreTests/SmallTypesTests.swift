@@ -15,6 +15,50 @@ import Testing
         #expect(Base64URL.decode(text) == nil)
     }
 
+    /// Bit by bit, one character at a time: the reference the table decoder is checked against.
+    static func reference(_ text: [UInt8]) -> [UInt8]? {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        if text.count % 4 == 1 { return nil }
+        var out: [UInt8] = []
+        var buffer: UInt32 = 0
+        var bits = 0
+        for c in text {
+            guard let v = alphabet.firstIndex(of: c) else { return nil }
+            buffer = buffer << 6 | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8((buffer >> UInt32(bits)) & 0xFF))
+            }
+        }
+        if bits > 0, buffer & ((1 << UInt32(bits)) - 1) != 0 { return nil }
+        return out
+    }
+
+    @Test func agreesWithABitByBitDecoderOnEveryShortInputAndOnMutations() {
+        let letters = Array("AQgw_-9z=+/. ".utf8) + [0x00, 0x80, 0xFF]
+        var inputs: [[UInt8]] = [[]]
+        var frontier: [[UInt8]] = [[]]
+        for _ in 0..<4 {
+            frontier = frontier.flatMap { prefix in letters.map { prefix + [$0] } }
+            inputs += frontier
+        }
+        let long = Array(Base64URL.encode((0..<50).map { UInt8(($0 * 91 + 7) & 0xFF) }).utf8)
+        for n in [long.count, long.count - 1, long.count - 2, long.count - 3] {
+            for i in 0..<n {
+                for c in letters {
+                    var mutated = Array(long[..<n])
+                    mutated[i] = c
+                    inputs.append(mutated)
+                }
+            }
+        }
+        var differing = 0
+        for input in inputs where Base64URL.decode(input) != Self.reference(input) { differing += 1 }
+        #expect(inputs.count > 70_000)
+        #expect(differing == 0)
+    }
+
     @Test func refusesNonZeroTrailingBits() {
         // "QQ" is "A"; "QR" has the same first byte but stray trailing bits.
         #expect(Base64URL.decode("QQ") == [0x41])
