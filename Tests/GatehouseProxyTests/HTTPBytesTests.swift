@@ -5,7 +5,7 @@ import Testing
 /// The word- and vector-at-a-time byte checks agree with the byte-at-a-time rules for every
 /// byte value in every position.
 struct HTTPBytesTests {
-    @Test func tokenBytesAreCheckedAlikeSixteenAtATimeAndOneByOne() {
+    @Test func tokenBytesAreCheckedAlikeByTableAndOneByOne() {
         let expected: [Bool] = (0...255).map { b in
             let c = UInt8(b)
             return (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A) || c == 0x2D || c == 0x2E || c == 0x5F

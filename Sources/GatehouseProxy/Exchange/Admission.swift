@@ -61,7 +61,9 @@ enum Admission {
 
     /// The tenant by Host, then by path prefix (the token's issuer may still choose one later).
     static func tenant(host: String?, path: String, config: CompiledConfig) -> TenantRoute {
-        if let host, let id = config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(host)] {
+        if let host, !config.snapshot.tenantByHost.isEmpty,
+            let id = config.snapshot.tenantByHost[ProtectedResourceMetadata.authorityHost(host)]
+        {
             return TenantRoute(tenant: config.tenants[id], prefix: nil)
         }
         if let match = config.snapshot.tenant(forPath: Substring(path)) {

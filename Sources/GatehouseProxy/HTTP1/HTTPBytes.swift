@@ -46,26 +46,19 @@ enum HTTPBytes {
         return b < 128 && (word >> UInt64(b & 63)) & 1 == 1
     }
 
-    /// Whether every byte in `range` of `p` is a token byte (`isTokenByte`): sixteen at a time
-    /// with vector compares, the rest one by one.
+    /// Whether every byte in `range` of `p` is a token byte (`isTokenByte`): one table load and
+    /// one OR per byte, no branch, judged once at the end.
     static func allTokenBytes(_ p: UnsafeRawBufferPointer, _ range: Range<Int>) -> Bool {
         guard let base = p.baseAddress, range.upperBound <= p.count else { return range.isEmpty }
-        var i = range.lowerBound
-        while i + 16 <= range.upperBound {
-            let v = (base + i).loadUnaligned(as: SIMD16<UInt8>.self)
-            let digit = (v .>= 0x30) .& (v .<= 0x39)
-            let folded = v | SIMD16(repeating: 0x20)  // 'A'...'Z' onto 'a'...'z'; nothing else lands there
-            let letter = (folded .>= 0x61) .& (folded .<= 0x7A)
-            let mark = (v .== 0x2D) .| (v .== 0x2E) .| (v .== 0x5F)
-            guard all(digit .| letter .| mark) else { return false }
-            i += 16
+        return notTokenByte.withUnsafeBufferPointer { table in
+            var bad: UInt8 = 0
+            for i in range { bad |= table[Int(base.load(fromByteOffset: i, as: UInt8.self))] }
+            return bad == 0
         }
-        while i < range.upperBound {
-            guard isTokenByte(base.load(fromByteOffset: i, as: UInt8.self)) else { return false }
-            i += 1
-        }
-        return true
     }
+
+    /// 1 for every byte `isTokenByte` refuses.
+    private static let notTokenByte: [UInt8] = (0...255).map { isTokenByte(UInt8($0)) ? 0 : 1 }
 
     /// A byte allowed in a request target or reason phrase position: visible, no SP, no control.
     @inline(__always)
