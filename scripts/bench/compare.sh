@@ -25,7 +25,7 @@
 #   GATEHOUSE_H2C_URL= (empty) leave Gatehouse out of the h2c table
 #   COSTS=0         leave out instructions and syscalls per request   COST_REQUESTS=2000 (N)
 #   THROUGHPUT=0    leave out the wrk and h2load tables (only the checks and the costs: ~5 min)
-#   CG_KEEP=DIR     keep each server's callgrind profile (the 2N window) in DIR, for callgrind_annotate
+#   CG_KEEP=DIR     keep each server's callgrind profile (the 2N window) and strace summary in DIR
 #   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+40 and, for callgrind, +110 … +140)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -456,6 +456,7 @@ syscalls_per_request() {
   kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true
   # The total line: % time, seconds, usecs/call, calls, [errors,] "total".
   total=$(awk '$NF == "total" { print $4 }' "$WORK/strace.$pid")
+  if [ -n "${CG_KEEP:-}" ]; then mkdir -p "$CG_KEEP"; cp "$WORK/strace.$pid" "$CG_KEEP/strace.$pid"; fi
   awk -v t="$total" -v n="$COST_REQUESTS" 'BEGIN { printf "%.1f", t / n }'
 }
 
