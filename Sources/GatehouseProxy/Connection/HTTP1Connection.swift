@@ -84,7 +84,10 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     private var shouldRead: Bool {
         guard let exchange else { return machine.isIdle }
         if exchange.wantsBody { return !upstreamBlocked }
-        return inbound.readableBytes < Self.maxHeldBytes && !exchange.requestEnded
+        // Reads stay armed while the exchange is served: pipelined bytes are held (up to the
+        // limit) rather than the read interest dropped and re-added around every request, which
+        // cost two `epoll_ctl` calls a request; a client that goes away is noticed at once.
+        return inbound.readableBytes < Self.maxHeldBytes
     }
 
     private func resumeReadingIfWanted() {
