@@ -27,7 +27,7 @@ struct HTTPClientTests {
         try await withServer(handler: { request in
             .text("hello \(request.headers.first(name: "host") ?? "?")", headers: ["Cache-Control": "public, max-age=300"])
         }) { server in
-            let response = try await client.get(url: "http://127.0.0.1:\(server.port)/x")
+            let response = try await client.get(url: "http://127.0.0.1:\(server.port)/x", options: Self.patient)
             #expect(response.statusCode == 200)
             #expect(String(decoding: response.body, as: UTF8.self) == "hello 127.0.0.1:\(server.port)")
             #expect(response.cacheControlMaxAge == 300)
@@ -44,7 +44,7 @@ struct HTTPClientTests {
             ]))
         }) { server in
             let response = try await client.send(
-                .postJSON(url: "http://127.0.0.1:\(server.port)/complete", .object(["session_id": .string("s1")])))
+                .postJSON(url: "http://127.0.0.1:\(server.port)/complete", .object(["session_id": .string("s1")])), options: Self.patient)
             let json = try response.json()
             #expect(json["type"] == .string("application/json"))
             #expect(json["got"] == .object(["session_id": .string("s1")]))

@@ -183,8 +183,10 @@ private func boundLoopbackSocket() -> (fd: Int32, port: Int) {
 
 /// A TCP port with nothing listening (connections are refused).
 func deadPort() -> Int {
-    let (fd, port) = boundLoopbackSocket()
-    close(fd)
+    // The socket stays bound (never listening) for the rest of the test process: a connection
+    // to it is refused, and no other test's listener can be given the port. Closing it let the
+    // kernel hand the port to a server started moments later, which then answered instead.
+    let (_, port) = boundLoopbackSocket()
     return port
 }
 
