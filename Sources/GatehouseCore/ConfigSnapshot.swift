@@ -7,27 +7,23 @@ public struct ConfigSnapshot: Sendable {
     public let tenantIDs: [TenantID]
     /// Lower-cased host -> tenant.
     public let tenantByHost: [String: TenantID]
-    /// Path prefix -> tenant. Looked up per path segment boundary, so resolving a path costs
-    /// one lookup per segment, not one comparison per tenant.
-    public let tenantByPrefix: [Substring: TenantID]
     /// Issuer -> (tenant, IdP name) pairs that trust it.
     public let idpsByIssuer: [String: [(tenant: TenantID, idp: String)]]
-    /// The prefixes again, by a hash of their bytes: what a request path is looked up in
-    /// (hashing a few bytes costs a fraction of hashing a `Substring`).
+    /// Path prefixes by an FNV-1a hash of their bytes. Looked up per path segment boundary, so
+    /// resolving a path costs one lookup per segment, not one comparison per tenant (and hashing
+    /// a few bytes costs a fraction of hashing a `Substring`).
     private let prefixesByHash: [UInt64: [(prefix: String, tenant: TenantID)]]
 
     public init(settings: GatehouseSettings, tenants: [Tenant]) {
         self.settings = settings
         var byID: [TenantID: Tenant] = [:]
         var byHost: [String: TenantID] = [:]
-        var byPrefix: [Substring: TenantID] = [:]
         var byIssuer: [String: [(TenantID, String)]] = [:]
         var byHash: [UInt64: [(prefix: String, tenant: TenantID)]] = [:]
         for tenant in tenants {
             byID[tenant.id] = tenant
             for host in tenant.match.hosts { byHost[host] = tenant.id }
             if let p = tenant.match.pathPrefix {
-                byPrefix[Substring(p)] = tenant.id
                 byHash[Self.prefixHash(p.utf8), default: []].append((p, tenant.id))
             }
             for idp in tenant.idps { byIssuer[idp.issuer, default: []].append((tenant.id, idp.name)) }
@@ -35,7 +31,6 @@ public struct ConfigSnapshot: Sendable {
         self.tenants = byID
         self.tenantIDs = byID.keys.sorted()
         self.tenantByHost = byHost
-        self.tenantByPrefix = byPrefix
         self.idpsByIssuer = byIssuer.mapValues { $0.map { (tenant: $0.0, idp: $0.1) } }
         self.prefixesByHash = byHash
     }

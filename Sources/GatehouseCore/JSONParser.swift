@@ -84,13 +84,33 @@ public struct JSONParser {
     }
 
     private mutating func parseObject(depth: Int) throws(Error) -> JSONValue {
-        index += 1
         var members: [String: JSONValue] = [:]
+        try forEachMember { (p: inout JSONParser, key: String) throws(Error) in
+            members[key] = try p.parseValue(depth: depth)
+        }
+        return .object(members)
+    }
+
+    private mutating func parseArray(depth: Int) throws(Error) -> JSONValue {
+        var items: [JSONValue] = []
+        try forEachElement { (p: inout JSONParser) throws(Error) in items.append(try p.parseValue(depth: depth)) }
+        return .array(items)
+    }
+
+    /// The object whose `{` is at `index`: each member's key is read and handed to `value`,
+    /// which must read the value (the parser is at its first byte). Separators, keys and
+    /// duplicate keys (compared as decoded strings, as a dictionary compares them) are checked
+    /// here once, for the tree parser and the scanner alike.
+    private mutating func forEachMember(_ value: (inout JSONParser, String) throws(Error) -> Void) throws(Error) {
+        index += 1
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
             index += 1
-            return .object(members)
+            return
         }
+        // A few keys compare faster in a list; a long object switches to a set.
+        var keys: [String] = []
+        var keySet: Set<String> = []
         while true {
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
@@ -99,31 +119,37 @@ public struct JSONParser {
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
             index += 1
             skipWhitespace()
-            let value = try parseValue(depth: depth)
-            guard members.updateValue(value, forKey: key) == nil else { throw error("duplicate key") }
+            try value(&self, key)
+            if keys.count < 16 {
+                guard !keys.contains(key) else { throw error("duplicate key") }
+                keys.append(key)
+                if keys.count == 16 { keySet = Set(keys) }
+            } else {
+                guard keySet.insert(key).inserted else { throw error("duplicate key") }
+            }
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
             throw error("expected ',' or '}'")
         }
     }
 
-    private mutating func parseArray(depth: Int) throws(Error) -> JSONValue {
+    /// The array whose `[` is at `index`: `element` reads each element.
+    private mutating func forEachElement(_ element: (inout JSONParser) throws(Error) -> Void) throws(Error) {
         index += 1
-        var items: [JSONValue] = []
         skipWhitespace()
         if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
             index += 1
-            return .array(items)
+            return
         }
         while true {
             skipWhitespace()
-            items.append(try parseValue(depth: depth))
+            try element(&self)
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end") }
             if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: "]") { index += 1; return }
             throw error("expected ',' or ']'")
         }
     }
@@ -300,61 +326,18 @@ extension JSONParser {
     }
 
     /// Validates an object, handing each member (key, value bytes, kind, plain) to `member`.
-    /// Keys are decoded to compare them as `parse`'s dictionary does; only the keys are.
     private mutating func skipObject(
         depth: Int, _ member: (String, Int, Int, ScannedObject.Kind, Bool) -> Void
     ) throws(Error) {
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
-            index += 1
-            return
-        }
-        var keys: [String] = []
-        var keySet: Set<String> = []
-        while true {
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: "\"") else { throw error("expected a key") }
-            let key = try parseString()
-            skipWhitespace()
-            guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { throw error("expected ':'") }
-            index += 1
-            skipWhitespace()
-            let start = index
-            let (kind, plain) = try skipValue(depth: depth)
-            // A few keys compare faster in a list; a long object switches to a set.
-            if keys.count < 16 {
-                guard !keys.contains(key) else { throw error("duplicate key") }
-                keys.append(key)
-                if keys.count == 16 { keySet = Set(keys) }
-            } else {
-                guard keySet.insert(key).inserted else { throw error("duplicate key") }
-            }
-            member(key, start, index, kind, plain)
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return }
-            throw error("expected ',' or '}'")
+        try forEachMember { (p: inout JSONParser, key: String) throws(Error) in
+            let start = p.index
+            let (kind, plain) = try p.skipValue(depth: depth)
+            member(key, start, p.index, kind, plain)
         }
     }
 
     private mutating func skipArray(depth: Int) throws(Error) {
-        index += 1
-        skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
-            index += 1
-            return
-        }
-        while true {
-            skipWhitespace()
-            _ = try skipValue(depth: depth)
-            skipWhitespace()
-            guard index < bytes.count else { throw error("unexpected end") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return }
-            throw error("expected ',' or ']'")
-        }
+        try forEachElement { (p: inout JSONParser) throws(Error) in _ = try p.skipValue(depth: depth) }
     }
 
     /// Validates a string as `parseString` does, without building it; true when it has no escapes.

@@ -50,6 +50,21 @@ import Testing
         #expect(got.hasSuffix("a") == false && got.hasSuffix("b"))
     }
 
+    /// Heads are copied with `": "` after every name, one byte more than a field written
+    /// `Name:value`: a head of many such fields, each way, is copied whole (the writer's
+    /// reservation counts that byte per field).
+    @Test func headsOfManyFieldsWithoutSpacesAreCopiedWhole() throws {
+        let p = try EmbeddedProxy()
+        p.trust(Self.token)
+        let fields = (0..<250).map { "F\($0):v\r\n" }.joined()
+        try p.send("GET /t/acme/many HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer \(Self.token)\r\n\(fields)\r\n")
+        let up = try p.forwarded()
+        #expect(up.contains("F0: v\r\n") && up.contains("F249: v\r\n"), "\(up.prefix(200))")
+        try p.answer("HTTP/1.1 200 OK\r\n" + (0..<250).map { "R\($0):v\r\n" }.joined() + "Content-Length: 0\r\n\r\n")
+        let got = try p.received()
+        #expect(got.hasPrefix("HTTP/1.1 200 OK\r\n") && got.contains("R0: v\r\n") && got.contains("R249: v\r\n"))
+    }
+
     @Test func noTokenIs401AndNothingGoesUpstream() throws {
         let p = try EmbeddedProxy()
         try p.send("GET /t/acme/x HTTP/1.1\r\nHost: gw\r\n\r\n")

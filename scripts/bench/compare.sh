@@ -57,7 +57,7 @@ ISSUER="https://bench.example"
 
 # --- tools -------------------------------------------------------------------------------------
 missing=()
-for pair in wrk:wrk h2load:nghttp2-client nginx:nginx haproxy:haproxy curl:curl taskset:util-linux valgrind:valgrind strace:strace; do
+for pair in wrk:wrk h2load:nghttp2-client nginx:nginx haproxy:haproxy curl:curl taskset:util-linux valgrind:valgrind strace:strace strip:binutils cc:gcc; do
   command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -470,7 +470,7 @@ wait_200() {
   return 1
 }
 
-"$(command -v cc || command -v clang)" -shared -fPIC -O2 -o "$WORK/valgrind-sigsuspend.so" scripts/bench/valgrind-sigsuspend.c -ldl
+cc -shared -fPIC -O2 -o "$WORK/valgrind-sigsuspend.so" scripts/bench/valgrind-sigsuspend.c -ldl
 CG=(env LD_PRELOAD="$WORK/valgrind-sigsuspend.so" valgrind --tool=callgrind --callgrind-out-file="$WORK/cg.%p.out")
 # This valgrind cannot read the DWARF 5 debug information Swift writes ("Possibly corrupted
 # debuginfo file"), so the Swift servers run under it as copies without it (symbols stay).

@@ -59,9 +59,10 @@ struct OutgoingHead {
 
     /// The HTTP/1.1 bytes of this head.
     func writeHTTP1(into buffer: inout ByteBuffer) {
-        // The upstream's kept fields are its own head's bytes; 512 covers the status line's
-        // fixed part, the request id, the framing and `Connection` lines.
-        var bound = 512 + (upstream?.bytes.readableBytes ?? 0)
+        // The upstream's kept fields are its own head's bytes, each at most one byte longer
+        // (`Name:value` becomes `Name: value`); 512 covers the status line's fixed part, the
+        // request id, the framing and `Connection` lines.
+        var bound = 512 + (upstream.map { $0.bytes.readableBytes + $0.fields.count } ?? 0)
         for (name, value) in extra { bound += name.utf8.count + value.utf8.count + 4 }
         buffer.writeBounded(maxBytes: bound) { out in
             out.staticString("HTTP/1.1 ")

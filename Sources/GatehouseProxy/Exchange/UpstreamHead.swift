@@ -30,10 +30,11 @@ enum UpstreamHead {
 
     static func write(_ input: Input, into buffer: inout ByteBuffer) {
         let head = input.head
-        // Everything written is the head's own bytes (a subset, plus at most one "/" and the
-        // separators of the joined X-Forwarded-For) and the pieces below; 512 covers the fixed
-        // text, the request id and the content length.
-        var bound = 512 + head.bytes.readableBytes + input.basePath.utf8.count + input.upstreamHost.utf8.count
+        // Everything written is the head's own bytes (a subset; a copied field can grow by one
+        // byte, `Name:value` becoming `Name: value`; plus at most one "/" and the separators of
+        // the joined X-Forwarded-For) and the pieces below; 512 covers the fixed text, the
+        // request id and the content length.
+        var bound = 512 + head.bytes.readableBytes + head.fields.count + input.basePath.utf8.count + input.upstreamHost.utf8.count
         bound += input.propagated.readableBytes + (input.assertion?.readableBytes ?? 0) + (input.sessionLines?.readableBytes ?? 0)
         bound += (input.clientIP?.utf8.count ?? 0) + input.scheme.utf8.count + (input.clientHost?.utf8.count ?? 0)
         buffer.writeBounded(maxBytes: bound) { out in

@@ -83,7 +83,9 @@ extension ByteBuffer {
     /// Reserves `maxBytes` and lets `body` write up to that many through a `BoundedWriter`.
     mutating func writeBounded(maxBytes: Int, _ body: (inout BoundedWriter) -> Void) {
         writeWithUnsafeMutableBytes(minimumWritableBytes: maxBytes) { space in
-            var writer = BoundedWriter(space)
+            // Exactly the reservation, not whatever the buffer's growth left beyond it: a bound
+            // that is too small fails the same way every time, not only near a power of two.
+            var writer = BoundedWriter(UnsafeMutableRawBufferPointer(rebasing: space[..<maxBytes]))
             body(&writer)
             return writer.count
         }

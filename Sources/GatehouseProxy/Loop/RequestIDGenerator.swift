@@ -39,25 +39,7 @@ enum RequestIDBytes {
 
     private static let hex: StaticString = "0123456789abcdef"
 
-    /// Writes the id's characters.
-    func write(into buffer: inout ByteBuffer) {
-        switch self {
-        case .generated(let value):
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { out in
-                var v = value
-                let digits = Self.hex.utf8Start
-                for i in (0..<16).reversed() {
-                    out[i] = digits[Int(v & 0xF)]
-                    v >>= 4
-                }
-                buffer.writeBytes(UnsafeRawBufferPointer(out))
-            }
-        case .client(let bytes):
-            buffer.writeBytes(bytes)
-        }
-    }
-
-    /// At most 128 bytes (`isSane`), 16 when generated.
+    /// Writes the id's characters: at most 128 bytes (`isSane`), 16 when generated.
     func write(into out: inout BoundedWriter) {
         switch self {
         case .generated(var v):
@@ -77,8 +59,8 @@ enum RequestIDBytes {
 
     var string: String {
         var b = ByteBuffer()
-        write(into: &b)
-        return b.readString(length: b.readableBytes) ?? ""
+        b.writeBounded(maxBytes: 128) { write(into: &$0) }
+        return String(buffer: b)
     }
 
     /// A client-supplied id is kept only when it is short and plain (1–128 of `[A-Za-z0-9-_.:]`).
