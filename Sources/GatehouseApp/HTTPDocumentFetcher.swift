@@ -16,14 +16,18 @@ struct HTTPDocumentFetcher: DocumentFetcher {
     /// Lower-cased host names exempt from the guard (dev/test only).
     let insecureHosts: Set<String>
 
-    init(client: HTTPClient, insecureHosts: [String]) {
+    /// The deadlines of every fetch (the defaults unless a caller, such as a test, says otherwise).
+    let baseOptions: ClientOptions
+
+    init(client: HTTPClient, insecureHosts: [String], baseOptions: ClientOptions = ClientOptions()) {
         self.client = client
         self.insecureHosts = Set(insecureHosts.map { $0.lowercased() })
+        self.baseOptions = baseOptions
     }
 
     func get(_ url: String) async throws -> FetchedDocument {
         guard let parsed = ParsedURL(url) else { throw Refused(description: "not an absolute URL") }
-        var options = ClientOptions()
+        var options = baseOptions
         if !insecureHosts.contains(parsed.host) {
             guard parsed.scheme == "https" else { throw Refused(description: "\(parsed.host): only https is allowed") }
             options.addressPolicy = AddressPolicy.publicOnly

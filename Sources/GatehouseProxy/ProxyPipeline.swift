@@ -71,11 +71,20 @@ enum ProxyPipeline {
         stream.targetWindowSize = 1 << 20
         // Before the HTTP/2 handler: it sees the frames that handler writes.
         try sync.addHandler(HTTP2ConnectionErrorCloser())
-        _ = try sync.configureHTTP2Pipeline(mode: .server, connectionConfiguration: connection, streamConfiguration: stream) { streamChannel in
+        // At shutdown (`ChannelShouldQuiesceEvent`) the connection is closed gracefully: GOAWAY
+        // with the highest stream id, a PING round trip, then GOAWAY with the last stream
+        // actually opened; streams in progress finish and the connection closes after the last.
+        // Gatehouse's grace period bounds the wait; idle connections are its idle timer's.
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop, configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
+        _ = try sync.configureHTTP2Pipeline(
+            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: manager.http2StreamDelegate
+        ) { streamChannel in
             streamChannel.eventLoop.makeCompletedFuture {
                 try streamChannel.pipeline.syncOperations.addHandler(HTTP2Stream(loop: loop, scheme: scheme, activity: activity))
             }
         }
+        try sync.addHandler(manager)
     }
 
     /// The listener's TLS context: the configured certificate chain and key, TLS 1.2 or later,

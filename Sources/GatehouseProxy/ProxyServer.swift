@@ -49,8 +49,8 @@ public final class ProxyServer: Sendable {
     public var connectionCount: Int { connections.withLock { $0.count } }
 
     /// Stops accepting connections; those open are asked to quiesce (`ChannelShouldQuiesceEvent`):
-    /// an idle HTTP/1.1 connection closes at once, a busy one after its response. HTTP/2
-    /// connections stay until `closeConnections`.
+    /// an idle HTTP/1.1 connection closes at once, a busy one after its response; an HTTP/2
+    /// connection gets GOAWAY and closes once its open streams have finished.
     public func stopAccepting() async {
         let channel = self.channel.withLock { c -> Channel? in
             defer { c = nil }

@@ -194,12 +194,24 @@ struct AsyncLimiterTests {
         }
     }
 
+    /// Waits (bounded by time, not by a count of sleeps that a loaded machine stretches) for `condition`.
     static func until(_ condition: () async -> Bool) async -> Bool {
-        for _ in 0..<10_000 {
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
             if await condition() { return true }
             try? await Task.sleep(for: .milliseconds(1))
         }
-        return false
+        return await condition()
+    }
+
+    /// Lets every operation `0..<count` finish, even those that start late, so that a failed
+    /// expectation above ends the test instead of leaving it waiting for ever.
+    static func releaseAll(_ probe: Probe, count: Int) async {
+        _ = await until {
+            for n in 0..<count { probe.finish(n) }
+            return probe.order.count == count
+        }
+        for n in 0..<count { probe.finish(n) }
     }
 
     @Test("never more than the limit at once; waiters in arrival order, urgent and promoted ones first")
@@ -226,6 +238,7 @@ struct AsyncLimiterTests {
             #expect(await Self.until { probe.started(n) })
             probe.finish(n)
         }
+        await Self.releaseAll(probe, count: 6)
         for task in tasks { await task.value }
         #expect(probe.order == [0, 1, 5, 4, 2, 3])
         #expect(probe.most == 2)
@@ -248,6 +261,7 @@ struct AsyncLimiterTests {
         probe.finish(2)
         #expect(await Self.until { probe.started(1) })
         probe.finish(1)
+        await Self.releaseAll(probe, count: 3)
         for task in [first, queued, promoted] { await task.value }
         #expect(probe.order == [0, 2, 1])
     }

@@ -10,7 +10,7 @@ import Testing
 
 @Suite("Admin listener")
 struct AdminServerTests {
-    let client = HTTPClient(group: MultiThreadedEventLoopGroup.singleton)
+    let client = PatientHTTPClient(group: MultiThreadedEventLoopGroup.singleton)
 
     final class Readiness: Sendable {
         let state = Mutex<(Bool, String?)>((true, nil))

@@ -10,7 +10,7 @@ import _CryptoExtras
 
 @Suite("Demo components")
 struct DemoComponentsTests {
-    let client = HTTPClient(group: MultiThreadedEventLoopGroup.singleton)
+    let client = PatientHTTPClient(group: MultiThreadedEventLoopGroup.singleton)
 
     private func withIdP(_ body: (DevIdentityProvider) async throws -> Void) async throws {
         let idp = try await DevIdentityProvider.start(group: MultiThreadedEventLoopGroup.singleton)

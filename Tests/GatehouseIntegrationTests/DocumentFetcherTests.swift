@@ -13,11 +13,11 @@ import Testing
         let idp = try await DevIdentityProvider.start(group: group)
         let client = HTTPClient(group: group)
 
-        let exempt = HTTPDocumentFetcher(client: client, insecureHosts: ["127.0.0.1"])
+        let exempt = HTTPDocumentFetcher(client: client, insecureHosts: ["127.0.0.1"], baseOptions: PatientHTTPClient.options)
         let ok = try await exempt.get(idp.jwksURL)
         #expect(ok.status == 200)
 
-        let guarded = HTTPDocumentFetcher(client: client, insecureHosts: [])
+        let guarded = HTTPDocumentFetcher(client: client, insecureHosts: [], baseOptions: PatientHTTPClient.options)
         await #expect(throws: (any Error).self) { _ = try await guarded.get(idp.jwksURL) }  // http
         let before = idp.jwksRequests
         await #expect(throws: HTTPClientError.self) {

@@ -43,6 +43,41 @@ import Testing
         }
     }
 
+    /// HTTP/2 at shutdown: GOAWAY naming the last stream Gatehouse took, that stream runs to its
+    /// end, a stream opened after the GOAWAY is not served, then the connection closes.
+    @Test func anHTTP2ConnectionGetsGoAwayAndItsStreamsFinish() async throws {
+        try await withHarness { h in
+            let client = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            let auth = ("authorization", "Bearer " + h.token())
+            try client.send([try client.request(stream: 1, path: "/t/acme/sse?count=4&interval_ms=500", headers: [auth])])
+            #expect(await eventually { h.acme.flatMap { $0.received() }.contains { $0.uri.hasPrefix("/sse") } })
+            let gatehouse = h.gatehouse
+            let done = Flag()
+            Task { await gatehouse.shutdown(grace: .seconds(60)); done.set() }
+            // Read until the final GOAWAY (the second one, after the PING round trip).
+            var frames = await client.read(timeout: 10) { frames in
+                frames.contains { $0.kind == .goAway && Self.lastStream($0) == 1 }
+            }
+            let goAways = frames.filter { $0.kind == .goAway }
+            #expect(goAways.last.map(Self.lastStream) == 1, "GOAWAY frames: \(goAways.map(Self.lastStream))")
+            #expect(goAways.allSatisfy { $0.errorCode == 0 }, "a graceful GOAWAY carries NO_ERROR")
+            // A new stream after the GOAWAY is ignored (RFC 9113 6.8): never forwarded.
+            try? client.send([try client.request(stream: 3, path: "/t/acme/late", headers: [auth])])
+            frames += await client.read(timeout: 20) { frames in frames.contains { $0.stream == 1 && $0.flags & H2Frame.endStream != 0 } }
+            let body = frames.filter { $0.stream == 1 && $0.kind == .data }.map { String(decoding: $0.payload, as: UTF8.self) }.joined()
+            #expect(body.components(separatedBy: "data:").count - 1 == 4, "the stream in progress ran to its end: \(body)")
+            #expect(await client.waitForClose(timeout: 10), "the connection closes after its last stream")
+            #expect(await eventually(within: 20) { done.isSet }, "the shutdown ends when the last stream did")
+            #expect(!h.acme.flatMap { $0.received() }.contains { $0.uri == "/late" })
+        }
+    }
+
+    /// The last-stream-id of a GOAWAY frame.
+    static func lastStream(_ frame: H2Frame) -> UInt32 {
+        guard frame.payload.count >= 4 else { return 0 }
+        return frame.payload[0..<4].reduce(0) { $0 << 8 | UInt32($1) } & 0x7FFF_FFFF
+    }
+
     @Test func theGracePeriodBoundsTheWait() async throws {
         try await withHarness { h in
             let (stream, done) = await Self.shutDownDuringALongStream(h, grace: .milliseconds(300))

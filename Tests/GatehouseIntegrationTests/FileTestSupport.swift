@@ -1,3 +1,6 @@
+import NIOHTTP1
+import NIOCore
+import GatehouseHTTP
 import Foundation
 import GatehouseDemo
 import NIOPosix
@@ -105,5 +108,23 @@ struct LoopbackPeers {
 func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
         Thread { continuation.resume(with: Result { try body() }) }.start()
+    }
+}
+
+/// An `HTTPClient` for tests that are not about timeouts: every call gets long deadlines, so that
+/// a full parallel test run on a small machine (dozens of suites starting at once, each making
+/// keys) cannot fail a test whose subject is something else.
+struct PatientHTTPClient {
+    static let options = ClientOptions(timeout: .seconds(60), connectTimeout: .seconds(30))
+    let client: HTTPClient
+
+    init(group: any EventLoopGroup) { client = HTTPClient(group: group) }
+
+    func get(url: String, headers: HTTPHeaders = [:]) async throws -> ClientResponse {
+        try await client.get(url: url, headers: headers, options: Self.options)
+    }
+
+    func send(_ request: ClientRequest) async throws -> ClientResponse {
+        try await client.send(request, options: Self.options)
     }
 }

@@ -75,6 +75,8 @@ final class RawHTTP2Client: @unchecked Sendable {
     private var pending: [UInt8] = []
     /// The server closed the connection (a read returned 0 or failed other than by timeout).
     private(set) var closed = false
+    /// PINGs from the server are acknowledged, as a real client does.
+    var answersPings = true
 
     init(port: Int) throws {
         fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -134,7 +136,7 @@ final class RawHTTP2Client: @unchecked Sendable {
     }
 
     /// Reads frames until `done` says so, the server closes, or `timeout` passes; acknowledges
-    /// the server's SETTINGS.
+    /// the server's SETTINGS, and its PINGs unless `answersPings` is off.
     func readBlocking(timeout: Double = 10, until done: ([H2Frame]) -> Bool) -> [H2Frame] {
         var frames: [H2Frame] = []
         let deadline = monotonicSeconds() + timeout
@@ -142,6 +144,9 @@ final class RawHTTP2Client: @unchecked Sendable {
         while !done(frames), !closed, monotonicSeconds() < deadline {
             while let frame = nextFrame() {
                 if frame.kind == .settings, frame.flags & H2Frame.ack == 0 { try? sendRaw(H2Frame(.settings, flags: H2Frame.ack).bytes) }
+                if frame.kind == .ping, frame.flags & H2Frame.ack == 0, answersPings {
+                    try? sendRaw(H2Frame(.ping, flags: H2Frame.ack, payload: frame.payload).bytes)
+                }
                 frames.append(frame)
             }
             if done(frames) { break }

@@ -304,6 +304,11 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
         context.writeAndFlush(wrapOutboundOut(out), promise: nil)
     }
 
+    func switchedProtocols() {
+        body = .untilClose
+        process()
+    }
+
     func exchangeFinished(close: Bool) {
         guard let context else { return }
         if var head = exchange?.head { parser.recycle(&head) }

@@ -146,3 +146,51 @@ enum Admission {
         return true
     }
 }
+
+extension Admission {
+    /// What an `Upgrade` request asks for (docs/http.md "WebSocket").
+    enum Upgrade: Equatable {
+        /// No upgrade (or one Gatehouse ignores: `h2c`, or any on HTTP/1.0, RFC 9110 7.8).
+        case none
+        /// An HTTP/1.1 WebSocket opening handshake (RFC 6455 4.1): relayed, and on the
+        /// upstream's `101` the connection becomes a tunnel.
+        case websocket
+    }
+
+    /// `Upgrade: websocket` is taken when the handshake is well-formed (GET, no body,
+    /// `Connection: upgrade`); `h2c` is ignored (HTTP/2 needs prior knowledge or ALPN here);
+    /// any other protocol is refused, so that no upstream is ever asked to switch to something
+    /// Gatehouse cannot police.
+    static func upgrade(_ head: RequestHead, framing: RequestFraming) -> Result<Upgrade, Refusal> {
+        var websocket = false
+        var other = false
+        head.withBytes { p in
+            for f in head.fields where f.kind == .upgrade {
+                HTTPBytes.forEachListElement(p, from: Int(f.valueStart), to: Int(f.valueEnd)) { range in
+                    let element = UnsafeRawBufferPointer(rebasing: p[range])
+                    if FieldKind.matches(element, "websocket") {
+                        websocket = true
+                    } else if !FieldKind.matches(element, "h2c") {
+                        other = true
+                    }
+                }
+            }
+        }
+        guard websocket || other, !head.isHTTP10 else { return .success(.none) }
+        if other {
+            return .failure(
+                Refusal(status: 400, code: "unsupported_upgrade", message: "only Upgrade: websocket is supported", reason: "bad_upgrade"))
+        }
+        var connectionUpgrade = false
+        for f in head.fields where f.kind == .connection && head.connectionTokens(f).others.contains("upgrade") {
+            connectionUpgrade = true
+        }
+        guard head.method == .get, case .none = framing, connectionUpgrade else {
+            return .failure(
+                Refusal(
+                    status: 400, code: "bad_request",
+                    message: "a WebSocket handshake is a GET without a body, with Connection: upgrade", reason: "bad_upgrade"))
+        }
+        return .success(.websocket)
+    }
+}

@@ -18,6 +18,9 @@ protocol ExchangeClient: AnyObject {
     func upstreamWritable(_ writable: Bool)
     /// An HTTP/1.1 client waiting with `Expect: 100-continue` may send its body.
     func sendContinue()
+    /// The upstream answered `101` to a WebSocket handshake (HTTP/1.1 only): every byte the
+    /// client sends from now on is request "body" for the tunnel.
+    func switchedProtocols()
     /// The exchange is over; `close`: the connection (or stream) must end after what was written.
     func exchangeFinished(close: Bool)
     /// Cut the connection (or reset the stream) at once: a response broke mid-way.

@@ -278,6 +278,7 @@ extension ProxyExchange {
                 return
             }
             self.client?.writeHead(head, body: nil)
+            if head.status == 101 { self.switchProtocols() }
             for part in parts {
                 switch part {
                 case .body(let data): self.relayBody(data)

@@ -45,7 +45,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
     private func startForwarding(_ conn: PooledUpstream) {
         guard let principal, let tenant else { return }
         conn.link.delegate = self
-        conn.link.begin(method: head.method)
+        conn.link.begin(method: head.method, upgrade: upgrade == .websocket)
         upstream = conn
         upstreamName = conn.instance.name
         upstreamStartedAt = monotonicSeconds()
@@ -70,7 +70,8 @@ extension ProxyExchange: UpstreamLinkDelegate {
             head: head, framing: framing, strippedPrefix: strippedPrefix, basePath: conn.instance.upstream.basePath,
             upstreamHost: conn.instance.hostHeader, preserveHost: tenant.tenant.preserveHost,
             dropAuthorization: tenant.tenant.authorization == .drop, propagated: propagated, assertion: assertion,
-            sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID)
+            sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID,
+            websocket: upgrade == .websocket)
         var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)
         UpstreamHead.write(input, into: &out)
         conn.link.write(out)
@@ -100,10 +101,11 @@ extension ProxyExchange: UpstreamLinkDelegate {
         let framing = prepare(&response)
         clientFraming = framing
         if case .untilClose = framing { closeAfter = true }
+        let switching = response.status == 101
         let outgoing = OutgoingHead(
-            status: response.status, upstream: response, framing: framing, close: closeAfter,
-            requestID: response.first(.xRequestID) == nil ? requestID : nil)
-        startElicitationScan(response)
+            status: response.status, upstream: response, extra: switching ? Self.switchingFields : [], framing: framing,
+            close: closeAfter && !switching, requestID: response.first(.xRequestID) == nil ? requestID : nil)
+        if !switching { startElicitationScan(response) }
         responseHeadSent = true
         let newBindings = sessionsAfterResponse(response, instance: conn.instance)
         if !newBindings.isEmpty {
@@ -111,6 +113,27 @@ extension ProxyExchange: UpstreamLinkDelegate {
             return
         }
         client.writeHead(outgoing, body: nil)
+        if switching { switchProtocols() }
+    }
+
+    /// The hop-by-hop fields of a `101` to a WebSocket handshake, written by Gatehouse.
+    static let switchingFields = [("Connection", "Upgrade"), ("Upgrade", "websocket")]
+
+    /// The `101` went to the client: from now on the connection is a tunnel. Client bytes go
+    /// upstream as they come (none before this point: bytes sent early waited in the client's
+    /// buffer), upstream bytes come back as the response "body", each way with backpressure;
+    /// either side closing, or the upstream idle timeout, ends both. The tunnel holds no
+    /// concurrency slot of its tenant (a long-lived socket must not starve requests).
+    func switchProtocols() {
+        tunnel = true
+        requestEnded = false
+        closeAfter = true
+        if slotHeld {
+            slotHeld = false
+            tenant?.limiter.releaseSlot()
+        }
+        client?.switchedProtocols()
+        client?.flush()
     }
 
     /// Marks what of the upstream's head does not go to the client, and decides the client's framing.

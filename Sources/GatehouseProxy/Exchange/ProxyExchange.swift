@@ -89,6 +89,10 @@ final class ProxyExchange {
     /// The upstream request's body framing (chunk headers are written around request data).
     var forwardChunked = false
     var clientFraming = ClientFraming.none
+    /// A WebSocket handshake (HTTP/1.1 only): relayed with `Upgrade`, and a tunnel after `101`.
+    var upgrade = Admission.Upgrade.none
+    /// The upstream switched protocols: bytes are relayed both ways until either side closes.
+    var tunnel = false
 
     enum HeldPart {
         case body(ByteBuffer)
@@ -150,6 +154,15 @@ final class ProxyExchange {
             return
         case .success(let h):
             host = h
+        }
+        if !isHTTP2 {
+            switch Admission.upgrade(head, framing: framing) {
+            case .failure(let refusal):
+                refuse(refusal, close: true)
+                return
+            case .success(let kind):
+                upgrade = kind
+            }
         }
         path = Admission.path(head)
         let route = Admission.tenant(host: host, path: path, config: config)
@@ -220,7 +233,7 @@ final class ProxyExchange {
 
     func requestBody(_ data: ByteBuffer) {
         bodyBytes += data.readableBytes
-        if stage != .draining, bodyBytes > config.hot.maxRequestBodyBytes {
+        if stage != .draining, !tunnel, bodyBytes > config.hot.maxRequestBodyBytes {
             requestBodyTooLarge()
             return
         }

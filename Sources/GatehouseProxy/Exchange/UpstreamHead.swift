@@ -26,6 +26,9 @@ enum UpstreamHead {
         /// The client's `Host`, for `X-Forwarded-Host`.
         var clientHost: String?
         var requestID: RequestIDBytes
+        /// A WebSocket handshake: `Connection: upgrade` and `Upgrade: websocket` are written
+        /// (the client's own, like every hop-by-hop field, are not copied).
+        var websocket = false
     }
 
     static func write(_ input: Input, into buffer: inout ByteBuffer) {
@@ -105,6 +108,7 @@ enum UpstreamHead {
                     out.string(input.upstreamHost)
                 }
                 out.crlf()
+                if input.websocket { out.staticString("connection: upgrade\r\nupgrade: websocket\r\n") }
                 switch input.framing {
                 case .chunked: out.staticString("transfer-encoding: chunked\r\n")
                 case .length(let n):

@@ -46,3 +46,18 @@ extension RequestHead {
 extension ResponseHead {
     func connectionTokens(_ f: HeaderField) -> ConnectionTokens { withBytes { ConnectionTokens($0, f) } }
 }
+
+extension ResponseHead {
+    /// Whether an `Upgrade` field names `websocket` (a `101` that accepts a WebSocket handshake).
+    var upgradesToWebSocket: Bool {
+        withBytes { p in
+            var found = false
+            for f in fields where f.kind == .upgrade {
+                HTTPBytes.forEachListElement(p, from: Int(f.valueStart), to: Int(f.valueEnd)) { range in
+                    if FieldKind.matches(UnsafeRawBufferPointer(rebasing: p[range]), "websocket") { found = true }
+                }
+            }
+            return found
+        }
+    }
+}

@@ -295,6 +295,9 @@ final class HTTP2Stream: ChannelDuplexHandler, ExchangeClient {
         context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
     }
 
+    /// Never asked: an HTTP/2 request carries no `Upgrade` (it is a stream error).
+    func switchedProtocols() {}
+
     func exchangeFinished(close: Bool) {
         exchange = nil
         setCounted(false)

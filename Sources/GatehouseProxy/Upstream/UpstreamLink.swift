@@ -64,6 +64,8 @@ final class UpstreamLink: ChannelDuplexHandler {
     /// The current response said the connection closes after it (or is read until close).
     private(set) var closesAfterResponse = false
     private var broken = false
+    /// The request in flight is a WebSocket handshake: a `101` naming websocket is welcome.
+    private var expectsUpgrade = false
 
     // One idle timer per connection, re-armed lazily from a timestamp: no promise per write.
     private let idleTimeout: TimeAmount
@@ -87,8 +89,9 @@ final class UpstreamLink: ChannelDuplexHandler {
     }
 
     /// Starts an exchange: the response to come answers a request of `method`.
-    func begin(method: RequestMethod) {
+    func begin(method: RequestMethod, upgrade: Bool = false) {
         requestMethod = method
+        expectsUpgrade = upgrade
         responseComplete = false
         closesAfterResponse = false
         body = nil
@@ -151,6 +154,19 @@ final class UpstreamLink: ChannelDuplexHandler {
                 return
             case .complete(let length):
                 var head = parser.take(length: length, from: &inbound)
+                if head.status == 101, expectsUpgrade {
+                    // The WebSocket handshake was accepted: the rest of the connection, both
+                    // ways, is the tunnel's, and it never goes back to the pool.
+                    guard head.upgradesToWebSocket else {
+                        fail(.malformed("101 Switching Protocols without Upgrade: websocket"), context: context)
+                        return
+                    }
+                    expectsUpgrade = false
+                    closesAfterResponse = true
+                    body = .untilClose
+                    delegate.upstreamResponseHead(head)
+                    continue
+                }
                 if head.status < 200 {
                     // 100 Continue and other interim answers are not relayed; a 101 means
                     // the upstream switched protocols although Gatehouse never asked it to.
