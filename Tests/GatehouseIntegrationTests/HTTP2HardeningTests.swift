@@ -146,4 +146,133 @@ import Testing
             #expect(after.contains { $0.stream == 3 && $0.kind == .headers })
         }
     }
+
+    // MARK: - Floods, bombs and stalls
+
+    /// The resident set of this process (Gatehouse runs in it), in bytes.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+            let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+            let kb = Int(line.split(separator: " ").dropFirst().first ?? "")
+        else { return 0 }
+        return kb * 1024
+    }
+
+    static let memoryBound = 64 << 20
+
+    /// SETTINGS and PING frames in a burst, never reading the acknowledgements: the client is
+    /// cut off (GOAWAY ENHANCE_YOUR_CALM, or the connection closed) and memory stays bounded.
+    @Test func aSettingsAndPingFloodEndsTheConnection() async throws {
+        try await withHarness { h in
+            let before = Self.residentBytes()
+            let client = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            client.answersPings = false
+            var flood: [H2Frame] = []
+            for i in 0..<20_000 {
+                flood.append(i % 2 == 0 ? H2Frame(.ping, payload: [UInt8](repeating: UInt8(i & 0xFF), count: 8)) : H2Frame(.settings))
+            }
+            await client.sendIgnoringClose(flood)
+            let frames = await client.read(timeout: 10) { $0.contains { $0.kind == .goAway } }
+            let goAway = frames.first { $0.kind == .goAway }
+            #expect(goAway?.errorCode == 0xB || client.closed, "frames: \(Set(frames.map(\.type)))")
+            #expect(await client.waitForClose(timeout: 10), "the connection stayed open after a control-frame flood")
+            #expect(Self.residentBytes() - before < Self.memoryBound)
+            // The server is fine for everyone else.
+            let other = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            try other.send([try other.request(stream: 1, path: "/t/acme/after", headers: [("authorization", "Bearer " + h.token())])])
+            let answer = await other.read { $0.contains { $0.stream == 1 && $0.flags & H2Frame.endStream != 0 } }
+            #expect(try other.statuses(answer)[1] == 200)
+        }
+    }
+
+    /// HPACK bomb: one 4 KiB field put in the dynamic table, then referenced 12,000 times with one
+    /// byte each — about 50 MB of decoded header list from some 13 KB on the wire. Refused by the
+    /// header list size limit before it is built: nothing reaches the upstream, memory stays bounded.
+    @Test func anHPACKBombIsRefusedWithBoundedMemory() async throws {
+        try await withHarness { h in
+            let before = Self.residentBytes()
+            let client = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            var block: [UInt8] = [0x82, 0x86]  // :method GET, :scheme http (static table)
+            for (index, value) in [(UInt8(4), "/t/acme/bomb"), (UInt8(1), "localhost")] {
+                // Literal without indexing, name from the static table (:path, :authority).
+                block += [index, UInt8(value.utf8.count)] + Array(value.utf8)
+            }
+            // Literal with incremental indexing, new name: becomes dynamic table entry 62.
+            let name = Array("x-bomb".utf8)
+            block += [0x40, UInt8(name.count)] + name
+            block += [0x7F, 0xA1, 0x1E]  // value length 4000 (7-bit prefix integer)
+            block += [UInt8](repeating: UInt8(ascii: "a"), count: 4000)
+            block += [UInt8](repeating: 0xBE, count: 12_000)  // indexed: dynamic entry 62
+            var frames: [H2Frame] = []
+            let size = 16_384
+            var offset = 0
+            while offset < block.count {
+                let piece = Array(block[offset..<min(offset + size, block.count)])
+                let last = offset + size >= block.count
+                let flags = last ? H2Frame.endHeaders : 0
+                frames.append(
+                    offset == 0
+                        ? H2Frame(.headers, flags: flags | H2Frame.endStream, stream: 1, payload: piece)
+                        : H2Frame(.continuation, flags: flags, stream: 1, payload: piece))
+                offset += size
+            }
+            await client.sendIgnoringClose(frames)
+            let seen = await client.read(timeout: 10) { frames in
+                frames.contains { $0.kind == .goAway || ($0.stream == 1 && ($0.kind == .rstStream || $0.flags & H2Frame.endStream != 0)) }
+            }
+            let refused =
+                seen.contains { $0.kind == .goAway || $0.kind == .rstStream } || client.closed
+                || (try? client.statuses(seen)[1]).map { $0 == 431 } == true
+            #expect(refused, "frames: \(seen.map { ($0.stream, $0.type, $0.errorCode ?? 0) })")
+            #expect(h.upstreamRequests.isEmpty, "the bomb reached the upstream")
+            #expect(Self.residentBytes() - before < Self.memoryBound)
+        }
+    }
+
+    /// A request whose body never comes: the head goes upstream, and the idle timeout (no byte
+    /// either way) ends the exchange with 504 — the stream is answered, not left open for ever.
+    @Test func aStreamThatNeverSendsItsBodyIsEndedByTheIdleTimeout() async throws {
+        var options = RawUpstream.Options()
+        options.delay = .seconds(30)
+        try await withRawUpstream(options, customize: { $0.settings.limits.upstreamIdleTimeoutSeconds = 1 }) { h, _ in
+            let client = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            let started = monotonicSeconds()
+            try client.send([
+                try client.request(
+                    stream: 1, method: "POST", path: "/t/acme/upload",
+                    headers: [("authorization", "Bearer " + h.token()), ("content-length", "100")], endStream: false)
+            ])
+            let seen = await client.read(timeout: 15) { frames in
+                frames.contains { $0.stream == 1 && ($0.kind == .rstStream || $0.flags & H2Frame.endStream != 0) }
+            }
+            let took = monotonicSeconds() - started
+            let status = try client.statuses(seen)[1]
+            #expect(status == 504 || seen.contains { $0.stream == 1 && $0.kind == .rstStream }, "\(seen.map { ($0.stream, $0.type) })")
+            #expect(took < 10, "ended after \(took) s")
+        }
+    }
+
+    /// A client whose receive window stays at zero: Gatehouse cannot send it DATA, stops reading
+    /// the upstream (bounded buffering), and the idle timeout ends the stream.
+    @Test func aClientThatNeverOpensItsWindowGetsBoundedBufferingAndATimeout() async throws {
+        var options = RawUpstream.Options()
+        let body = String(repeating: "z", count: 32 << 20)
+        options.response = "HTTP/1.1 200 OK\r\nContent-Length: \(body.utf8.count)\r\n\r\n" + body
+        try await withRawUpstream(options, customize: { $0.settings.limits.upstreamIdleTimeoutSeconds = 1 }) { h, _ in
+            let before = Self.residentBytes()
+            let client = try RawHTTP2Client(port: h.gatehouse.dataPort)
+            // SETTINGS_INITIAL_WINDOW_SIZE = 0: no DATA may be sent on any stream.
+            try client.send([
+                H2Frame(.settings, payload: [0x00, 0x04, 0, 0, 0, 0]),
+                try client.request(stream: 1, path: "/t/acme/big", headers: [("authorization", "Bearer " + h.token())]),
+            ])
+            let seen = await client.read(timeout: 20) { frames in
+                frames.contains { $0.kind == .goAway || ($0.stream == 1 && ($0.kind == .rstStream || $0.flags & H2Frame.endStream != 0)) }
+            }
+            let data = seen.filter { $0.kind == .data }.reduce(0) { $0 + $1.payload.count }
+            #expect(data == 0, "DATA sent into a zero window: \(data) bytes")
+            #expect(seen.contains { $0.stream == 1 && $0.kind == .rstStream } || client.closed, "\(seen.map { ($0.stream, $0.type) })")
+            #expect(Self.residentBytes() - before < Self.memoryBound, "Gatehouse buffered the upstream's 32 MiB")
+        }
+    }
 }
