@@ -42,6 +42,8 @@ public final class Gatehouse: Sendable {
     private let proxy: ProxyServer
     private let admin: AdminServer
     private let logger: Logger
+    /// The listener's certificate and key files (re-read by `reloadTLS`; the paths need a restart).
+    private let listenerTLS: ListenerTLS?
     private let options: Options
     private let ports = Mutex<(data: Int, admin: Int)>((0, 0))
     private let stopped = Mutex(false)
@@ -63,6 +65,7 @@ public final class Gatehouse: Sendable {
         var logger = Logger(label: "gatehouse")
         logger.logLevel = Logger.Level(rawValue: settings.logLevel.rawValue) ?? .info
         self.logger = logger
+        self.listenerTLS = settings.tls
         self.options = options
         let metrics = GatehouseMetrics()
         self.metrics = metrics
@@ -225,6 +228,24 @@ public final class Gatehouse: Sendable {
     /// problems are logged and returned.
     @discardableResult
     public func reloadTenants() -> Result<Int, [ConfigProblem]> { live.reloadTenants() }
+
+    /// Re-reads the listener's certificate and key (SIGHUP): new connections get them, open
+    /// ones are not dropped; a file that cannot be used keeps the old pair. Returns whether the
+    /// new pair is in use (true without `tls`: nothing to do).
+    @discardableResult
+    public func reloadTLS() -> Bool {
+        guard let tls = listenerTLS else { return true }
+        do {
+            try proxy.reloadTLS(tls)
+            logger.notice("tls certificate reloaded", metadata: ["certificate_file": "\(tls.certificateFile)"])
+            return true
+        } catch {
+            logger.error(
+                "tls certificate reload failed: the previous certificate stays in use",
+                metadata: ["certificate_file": "\(tls.certificateFile)", "error": "\(error)"])
+            return false
+        }
+    }
 
     /// Stops everything; calling it again does nothing. With a `grace` (the
     /// `limits.shutdown_grace_seconds` setting when nil), it drains first: `/readyz` turns 503,

@@ -12,6 +12,9 @@ public final class ProxyServer: Sendable {
     private let channel = Mutex<Channel?>(nil)
     /// Open client connections, to quiesce and close them at shutdown.
     private let connections = Mutex<[ObjectIdentifier: Channel]>([:])
+    /// The listener's TLS context: read for each new connection, replaced by `reloadTLS`
+    /// (connections already open keep the one they were accepted with).
+    private let tlsContext = Mutex<NIOSSLContext?>(nil)
 
     public init(runtime: ProxyRuntime, group: EventLoopGroup) throws {
         self.runtime = runtime
@@ -25,7 +28,8 @@ public final class ProxyServer: Sendable {
     /// listener speaks TLS only (ALPN `h2`, `http/1.1`); without, HTTP/1.1 and h2c with prior knowledge.
     public func start(host: String, port: Int, tls: ListenerTLS? = nil) async throws -> Int {
         let loops = self.loops
-        let tlsContext = try tls.map(ProxyPipeline.tlsContext)
+        let initial = try tls.map(ProxyPipeline.tlsContext)
+        tlsContext.withLock { $0 = initial }
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -35,14 +39,23 @@ public final class ProxyServer: Sendable {
                 let id = ObjectIdentifier(channel)
                 connections.withLock { $0[id] = channel }
                 channel.closeFuture.whenComplete { _ in _ = self.connections.withLock { $0.removeValue(forKey: id) } }
+                let tls = tlsContext.withLock { $0 }
                 return channel.eventLoop.makeCompletedFuture {
                     guard let loop = loops.context(for: channel.eventLoop) else { throw ChannelError.ioOnClosedChannel }
-                    try ProxyPipeline.configure(channel, loop: loop, tls: tlsContext)
+                    try ProxyPipeline.configure(channel, loop: loop, tls: tls)
                 }
             }
         let channel = try await bootstrap.bind(host: host, port: port).get()
         self.channel.withLock { $0 = channel }
         return channel.localAddress?.port ?? port
+    }
+
+    /// Reads the certificate chain and key again and uses them for new connections; open ones
+    /// keep theirs. On failure (a file missing, unreadable, or a key that does not fit) the
+    /// context in use stays and the error is thrown.
+    public func reloadTLS(_ tls: ListenerTLS) throws {
+        let context = try ProxyPipeline.tlsContext(tls)
+        tlsContext.withLock { $0 = context }
     }
 
     /// Open client connections.

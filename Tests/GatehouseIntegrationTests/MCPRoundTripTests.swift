@@ -149,9 +149,9 @@ final class MCPServerProcess: @unchecked Sendable {
     private let stdout: LineCollector
     private let stderr: LineCollector
 
-    private init(script: String) throws {
+    private init(script: String, arguments: [String]) throws {
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script, "0"]
+        process.arguments = ["python3", script] + arguments
         process.standardInput = FileHandle.nullDevice
         let out = Pipe()
         let err = Pipe()
@@ -162,7 +162,15 @@ final class MCPServerProcess: @unchecked Sendable {
         try process.run()
     }
 
-    static func start(script: String) throws -> MCPServerProcess { try MCPServerProcess(script: script) }
+    /// `python3 script arguments…` (by default `0`: a server that picks its own port).
+    static func start(script: String, arguments: [String] = ["0"]) throws -> MCPServerProcess {
+        try MCPServerProcess(script: script, arguments: arguments)
+    }
+
+    /// The first line of its standard output that starts with `prefix`, without the prefix.
+    func line(startingWith prefix: String) -> String? {
+        stdout.text.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
 
     var isRunning: Bool { process.isRunning }
 
