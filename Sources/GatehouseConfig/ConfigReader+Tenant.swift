@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 
 /// A tenant file (tenants/README.md) -> `Tenant`.
@@ -84,12 +85,33 @@ extension ConfigReader {
         }
         return checked { r in
             items.enumerated().compactMap { i, item in
-                guard let fields = r.object(item, at: path.index(i), allowed: ["url"]),
+                guard let fields = r.object(item, at: path.index(i), allowed: ["url", "ca_file", "server_name"]),
                     let v = r.required(fields, "url"), let text = r.string(v, at: fields.path("url"))
                 else { return nil }
-                guard let upstream = Upstream(url: text) else {
+                guard var upstream = Upstream(url: text) else {
                     r.fail(fields.path("url"), "must be an http or https URL with a host (no user info, query or fragment)")
                     return nil
+                }
+                if let v = fields["ca_file"], let file = r.string(v, at: fields.path("ca_file")) {
+                    if upstream.scheme != "https" {
+                        r.fail(fields.path("ca_file"), "is only for https upstreams")
+                    } else if !file.hasPrefix("/") {
+                        r.fail(fields.path("ca_file"), "must be an absolute path")
+                    } else if !FileManager.default.isReadableFile(atPath: file) {
+                        r.fail(fields.path("ca_file"), "is not a readable file")
+                    } else {
+                        upstream.caFile = file
+                    }
+                }
+                if let v = fields["server_name"], let name = r.string(v, at: fields.path("server_name"), maxBytes: 253) {
+                    if upstream.scheme != "https" {
+                        r.fail(fields.path("server_name"), "is only for https upstreams")
+                    } else {
+                        switch HostNames.dnsName(name) {
+                        case .success(let n): upstream.serverName = n
+                        case .failure: r.fail(fields.path("server_name"), "must be a DNS name")
+                        }
+                    }
                 }
                 return upstream
             }

@@ -5,12 +5,20 @@ public struct Upstream: Sendable, Hashable, CustomStringConvertible {
     public var port: Int
     /// Prepended to the forwarded path ("" when the URL has no path).
     public var basePath: String
+    /// `https` only: a PEM file of the CA certificates the upstream's certificate must chain to
+    /// (instead of the system's trust store). Absolute.
+    public var caFile: String?
+    /// `https` only: the name sent as SNI and checked against the upstream's certificate
+    /// (default: the URL's host).
+    public var serverName: String?
 
-    public init(scheme: String, host: String, port: Int, basePath: String) {
+    public init(scheme: String, host: String, port: Int, basePath: String, caFile: String? = nil, serverName: String? = nil) {
         self.scheme = scheme
         self.host = host
         self.port = port
         self.basePath = basePath
+        self.caFile = caFile
+        self.serverName = serverName
     }
 
     /// `host:port`, as used in logs and metrics.

@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import Testing
 @testable import GatehouseConfig
@@ -142,6 +143,25 @@ import Testing
         #expect(Fixture.paths(Fixture.tenant(["upstreams": "[{url: \"http://a\"}, {url: \"http://u:p@b\"}]"])) == ["upstreams[1].url"])
         #expect(Fixture.paths(Fixture.tenant(["upstreams": "[{url: \"http://a\", weight: 2}]"])) == ["upstreams[0].weight"])
         #expect(Fixture.paths(Fixture.tenant(["upstreams": "[\"http://a\"]"])) == ["upstreams[0]"])
+    }
+
+    @Test func httpsUpstreamsTakeACAFileAndAServerName() throws {
+        let ca = FileManager.default.temporaryDirectory.path + "/gatehouse-ca-\(UUID().uuidString).pem"
+        try "-----BEGIN CERTIFICATE-----\n".write(toFile: ca, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: ca) }
+        let ok = "[{url: \"https://10.0.0.5:8443\", ca_file: \"\(ca)\", server_name: Agent.Internal}]"
+        let t = try #require(Fixture.parse(Fixture.tenant(["upstreams": ok])).value)
+        #expect(t.upstreams == [Upstream(scheme: "https", host: "10.0.0.5", port: 8443, basePath: "", caFile: ca, serverName: "agent.internal")])
+        let cases: [(String, String)] = [
+            ("[{url: \"http://a\", ca_file: \"\(ca)\"}]", "upstreams[0].ca_file"),
+            ("[{url: \"https://a\", ca_file: relative.pem}]", "upstreams[0].ca_file"),
+            ("[{url: \"https://a\", ca_file: /no/such/file.pem}]", "upstreams[0].ca_file"),
+            ("[{url: \"http://a\", server_name: b}]", "upstreams[0].server_name"),
+            ("[{url: \"https://a\", server_name: \"b:443\"}]", "upstreams[0].server_name"),
+        ]
+        for (upstreams, path) in cases {
+            #expect(Fixture.paths(Fixture.tenant(["upstreams": upstreams])) == [path], "\(upstreams)")
+        }
     }
 
     // MARK: match

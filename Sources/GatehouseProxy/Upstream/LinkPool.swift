@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import NIOCore
 import NIOPosix
@@ -66,7 +67,12 @@ final class LinkPool {
         -> EventLoopFuture<PooledUpstream>
     {
         let upstream = instance.upstream
-        let tls = upstream.scheme == "https" ? self.tls : nil
+        let tls: NIOSSLContext?
+        do {
+            tls = try tlsContext(for: upstream)
+        } catch {
+            return eventLoop.makeFailedFuture(error)
+        }
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -74,8 +80,11 @@ final class LinkPool {
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
                     if let tls {
+                        // SNI and the name checked: `server_name`, else the URL's host (an IP
+                        // address is checked against the certificate's IP entries, with no SNI).
                         let isIP = (try? SocketAddress(ipAddress: upstream.host, port: 0)) != nil
-                        try sync.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: isIP ? nil : upstream.host))
+                        let name = upstream.serverName ?? (isIP ? nil : upstream.host)
+                        try sync.addHandler(try NIOSSLClientHandler(context: tls, serverHostname: name))
                     }
                     try sync.addHandler(UpstreamLink(idleTimeout: idleTimeout, maxHeadBytes: maxHeadBytes))
                 }
@@ -84,6 +93,25 @@ final class LinkPool {
             let link = try channel.pipeline.syncOperations.handler(type: UpstreamLink.self)
             return PooledUpstream(channel: channel, link: link, instance: instance)
         }
+    }
+
+    /// TLS contexts for upstreams with a `ca_file`, by path, with the file's modification time
+    /// they were built from (a replaced CA file is read again at the next new connection).
+    private var caContexts: [String: (modified: Date?, context: NIOSSLContext)] = [:]
+
+    /// The client TLS context for `upstream`: nil for http, the system trust store by default,
+    /// or the upstream's own CA file.
+    func tlsContext(for upstream: Upstream) throws -> NIOSSLContext? {
+        guard upstream.scheme == "https" else { return nil }
+        guard let caFile = upstream.caFile else { return tls }
+        let modified = (try? FileManager.default.attributesOfItem(atPath: caFile))?[.modificationDate] as? Date
+        if let cached = caContexts[caFile], cached.modified == modified { return cached.context }
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.minimumTLSVersion = .tlsv12
+        configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(caFile))
+        let context = try NIOSSLContext(configuration: configuration)
+        caContexts[caFile] = (modified, context)
+        return context
     }
 
     func closeAll() {
