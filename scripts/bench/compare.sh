@@ -10,7 +10,9 @@
 #             row without it), with the verified-token cache on (one token reused) and off
 #             (`identity.token_cache_entries: 0`: every request verifies a signature, as HAProxy does)
 # HTTP/1.1 with wrk (requests/s, p50, p99), then HTTP/2 cleartext with h2load against whichever
-# servers speak h2c. Then, per HTTP/1.1 server, figures that do not drift with the machine's
+# servers speak h2c, then TLS (one ECDSA P-256 certificate for all, TLS 1.3, keep-alive):
+# HTTPS/1.1 with wrk, h2 over TLS with h2load, and new TLS connections per second with
+# `openssl s_time` (full handshakes, and resumed with the first connection's session). Then, per HTTP/1.1 server, figures that do not drift with the machine's
 # noise: user-space instructions per request (callgrind; the difference between windows of N and
 # 2N keep-alive requests, so start-up and connection set-up cancel) and syscalls per request
 # (`strace -c -f` attached during N requests). wrk and h2load run on CPU 0; the server under test and the upstream on CPU 1.
@@ -26,6 +28,7 @@
 #   COSTS=0         leave out instructions and syscalls per request   COST_REQUESTS=2000 (N)
 #   THROUGHPUT=0    leave out the wrk and h2load tables (only the checks and the costs: ~5 min)
 #   CG_KEEP=DIR     keep each server's callgrind profile (the 2N window) and strace summary in DIR
+#   ONLY=h1|h2|tls1|tls2|hs   measure only the targets of these protocols (a regex: ONLY='tls.*|hs')
 #   PORT_BASE=19000 first of the loopback ports used (PORT_BASE … PORT_BASE+40 and, for callgrind, +110 … +140)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -43,6 +46,8 @@ UP=$PORT_BASE; UP_H2=$((PORT_BASE + 1))
 NGX=$((PORT_BASE + 10)); NGX_H2=$((PORT_BASE + 11))
 HA=$((PORT_BASE + 20)); HA_H2=$((PORT_BASE + 21))
 GH=$((PORT_BASE + 30)); GH_ADMIN=$((PORT_BASE + 31))
+NGX_TLS=$((PORT_BASE + 12)); HA_TLS=$((PORT_BASE + 22))
+ONLY="${ONLY:-}"
 RELAY=$((PORT_BASE + 40))
 # The costs phase runs second copies of the proxies under callgrind on these ports + 100.
 CG_OFFSET=100
@@ -133,7 +138,7 @@ expect_identity() {
 }
 
 # Nothing may answer on our ports yet: a leftover server would be measured instead of ours.
-for port in $UP $UP_H2 $NGX $NGX_H2 $HA $HA_H2 $GH $GH_ADMIN $RELAY $((NGX + CG_OFFSET)) $((HA + CG_OFFSET)) $((GH + CG_OFFSET)) $((RELAY + CG_OFFSET)); do
+for port in $UP $UP_H2 $NGX $NGX_H2 $NGX_TLS $HA $HA_H2 $HA_TLS $GH $GH_ADMIN $RELAY $((NGX + CG_OFFSET)) $((HA + CG_OFFSET)) $((GH + CG_OFFSET)) $((RELAY + CG_OFFSET)); do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
     echo "something already answers on 127.0.0.1:$port; stop it or set PORT_BASE" >&2
     exit 1
@@ -146,6 +151,11 @@ start_nginx() {  # $1: prefix folder holding nginx.conf (with `daemon off`: it s
   taskset -c "$SERVER_CPU" nginx -p "$1" -c nginx.conf -e "$1/error.log" &
   NGINX_PIDS+=($!)
 }
+
+# One certificate for every TLS listener: ECDSA P-256, self-signed for 127.0.0.1.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout "$WORK/tls.key" -out "$WORK/tls.pem" 2>/dev/null
+cat "$WORK/tls.pem" "$WORK/tls.key" > "$WORK/tls-haproxy.pem"
 
 mkdir -p "$WORK/upstream"
 cat > "$WORK/upstream/nginx.conf" <<NGINX
@@ -180,6 +190,11 @@ http {
   server {
     listen 127.0.0.1:$NGX;
     listen 127.0.0.1:$NGX_H2 http2;
+    listen 127.0.0.1:$NGX_TLS ssl http2;
+    ssl_certificate $WORK/tls.pem;
+    ssl_certificate_key $WORK/tls.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_cache shared:SSL:10m;
     location / {
       proxy_pass http://agent;
       proxy_http_version 1.1;
@@ -204,6 +219,7 @@ defaults
 frontend gate
   bind 127.0.0.1:$HA
   bind 127.0.0.1:$HA_H2 proto h2
+  bind 127.0.0.1:$HA_TLS ssl crt $WORK/tls-haproxy.pem alpn h2,http/1.1 ssl-min-ver TLSv1.2
   http-request del-header X-Tenant-Id
   http-request del-header X-User-Id
   http-request set-var(txn.bearer) http_auth_bearer
@@ -235,6 +251,9 @@ gatehouse_config() {
   local dir="$WORK/gatehouse-$1"
   mkdir -p "$dir/tenants"
   bench_gatehouse_yaml "$dir/gatehouse.yaml" "$GH" "$GH_ADMIN" "$2" "$3"
+  if [ "${4:-}" = tls ]; then
+    printf 'tls:\n  certificate_file: "%s"\n  key_file: "%s"\n' "$WORK/tls.pem" "$WORK/tls.key" >> "$dir/gatehouse.yaml"
+  fi
   cat > "$dir/tenants/bench.yaml" <<YAML
 id: bench
 match:
@@ -258,13 +277,16 @@ start_gatehouse() {  # $1: config name
   # The access log goes to /dev/null (Gatehouse still formats and writes every line).
   taskset -c "$SERVER_CPU" "$GATEHOUSE" serve --config "$WORK/gatehouse-$1/gatehouse.yaml" > /dev/null 2> "$WORK/gatehouse-$1.log" &
   GATEHOUSE_PID=$!
-  wait_http "http://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
+  local scheme=http
+  if [[ "$1" == *tls ]]; then scheme=https; fi
+  wait_http "$scheme://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
 }
 
 gatehouse_config cached 100000 true
 gatehouse_config nocache 0 true
 gatehouse_config cached-noassert 100000 false
 gatehouse_config nocache-noassert 0 false
+gatehouse_config cached-tls 100000 true tls
 
 # --- honesty checks before any measurement ------------------------------------------------------
 AUTH=(-H "Authorization: Bearer $TOKEN")
@@ -295,6 +317,13 @@ for name in cached nocache cached-noassert nocache-noassert; do
     fi
   fi
 done
+start_gatehouse cached-tls
+for url in "https://127.0.0.1:$NGX_TLS/" "https://127.0.0.1:$HA_TLS/" "https://127.0.0.1:$GH/t/bench/"; do
+  expect_status 200 --cacert "$WORK/tls.pem" "${AUTH[@]}" "$url"
+  expect_status 200 --cacert "$WORK/tls.pem" --http2 "${AUTH[@]}" "$url"
+done
+expect_status 401 --cacert "$WORK/tls.pem" "https://127.0.0.1:$HA_TLS/"
+expect_status 401 --cacert "$WORK/tls.pem" "https://127.0.0.1:$GH/t/bench/"
 stop_gatehouse
 echo "checks passed: every server answers 200 with the token; HAProxy and Gatehouse answer 401 without it and with a tampered signature, and propagate the identity" >&2
 
@@ -326,6 +355,16 @@ h2_once() {
   echo "$rps $mean"
 }
 
+# One `openssl s_time` run against $1 (host:port): TLS connections per second, full handshakes
+# (`-new`) or resumed ones (`-reuse`, $2); no HTTP request is sent, so every server does only TLS.
+stime_once() {
+  local out count secs
+  out=$(taskset -c "$LOADGEN_CPU" openssl s_time -connect "$1" "$2" -time "$DURATION" 2>/dev/null)
+  read -r count secs <<< "$(awk '/connections in [0-9.]+s;/ { print $1, $4; exit }' <<< "$out")"
+  if [ -z "$count" ]; then echo "s_time failed for $1 $2:" >&2; echo "$out" >&2; return 1; fi
+  awk -v c="$count" -v s="${secs%s;}" 'BEGIN { printf "%.1f\n", c / s }'
+}
+
 # What is measured, in this order in every round: "protocol|label|URL|Gatehouse config".
 # Rounds interleave the servers, so that a burst of other work on this machine (it may be shared)
 # hits every server's repeats alike rather than all of one server's. An empty URL prints "n/a".
@@ -342,6 +381,18 @@ TARGETS=(
   "h2|nginx reverse proxy, no token check|http://127.0.0.1:$NGX_H2/|"
   "h2|HAProxy 2.6 jwt_verify, every request|http://127.0.0.1:$HA_H2/|"
   "h2|Gatehouse, one token reused (cache)|$GATEHOUSE_H2C_URL|cached"
+  "tls1|nginx reverse proxy, no token check|https://127.0.0.1:$NGX_TLS/|"
+  "tls1|HAProxy 2.6 jwt_verify, every request|https://127.0.0.1:$HA_TLS/|"
+  "tls1|Gatehouse, one token reused (cache)|https://127.0.0.1:$GH/t/bench/|cached-tls"
+  "tls2|nginx reverse proxy, no token check|https://127.0.0.1:$NGX_TLS/|"
+  "tls2|HAProxy 2.6 jwt_verify, every request|https://127.0.0.1:$HA_TLS/|"
+  "tls2|Gatehouse, one token reused (cache)|https://127.0.0.1:$GH/t/bench/|cached-tls"
+  "hs|nginx, full handshakes|127.0.0.1:$NGX_TLS -new|"
+  "hs|HAProxy, full handshakes|127.0.0.1:$HA_TLS -new|"
+  "hs|Gatehouse, full handshakes|127.0.0.1:$GH -new|cached-tls"
+  "hs|nginx, resumed|127.0.0.1:$NGX_TLS -reuse|"
+  "hs|HAProxy, resumed|127.0.0.1:$HA_TLS -reuse|"
+  "hs|Gatehouse, resumed|127.0.0.1:$GH -reuse|cached-tls"
 )
 
 ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
@@ -355,11 +406,17 @@ for round in $(seq "$REPEATS"); do
   for i in "${!TARGETS[@]}"; do
     IFS='|' read -r proto label url config <<< "${TARGETS[$i]}"
     if [ -z "$url" ]; then continue; fi
+    if [ -n "$ONLY" ] && ! [[ "$proto" =~ ^($ONLY)$ ]]; then continue; fi
     if [ -n "$config" ]; then start_gatehouse "$config"; else stop_gatehouse; fi
     echo "round $round/$REPEATS: $label ($proto, ${DURATION}s)" >&2
-    if [ "$proto" = h1 ]; then
+    if [ "$proto" = h1 ] || [ "$proto" = tls1 ]; then
       taskset -c "$LOADGEN_CPU" wrk -t1 -c"$CONNECTIONS" -d"${WARMUP_SECONDS}s" "${AUTH[@]}" "$url" > /dev/null
       line=$(wrk_once "$url")
+    elif [ "$proto" = hs ]; then
+      line="$(stime_once ${url% *} ${url#* }) 0"
+    elif [ "$proto" = tls2 ]; then
+      taskset -c "$LOADGEN_CPU" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t1 -D "$WARMUP_SECONDS" "${AUTH[@]}" "$url" > /dev/null
+      line=$(h2_once "$url")
     else
       expect_status 200 --http2-prior-knowledge "${AUTH[@]}" "$url"
       taskset -c "$LOADGEN_CPU" h2load -c"$H2_CLIENTS" -m"$H2_STREAMS" -t1 -D "$WARMUP_SECONDS" "${AUTH[@]}" "$url" > /dev/null
@@ -376,33 +433,39 @@ echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 echo
 echo "$(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), median of $REPEATS x ${DURATION}s"
-for proto in h1 h2; do
+for proto in h1 h2 tls1 tls2 hs; do
+  if [ -n "$ONLY" ] && ! [[ "$proto" =~ ^($ONLY)$ ]]; then continue; fi
   echo
-  if [ "$proto" = h1 ]; then
-    printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "HTTP/1.1, wrk -t1 -c$CONNECTIONS" "requests/s" "range" "p50 ms" "p99 ms" "vs direct"
+  if [ "$proto" = h1 ] || [ "$proto" = tls1 ]; then
+    title="HTTP/1.1, wrk -t1 -c$CONNECTIONS"
+    if [ "$proto" = tls1 ]; then title="HTTPS/1.1, wrk -t1 -c$CONNECTIONS"; fi
+    printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "$title" "requests/s" "range" "p50 ms" "p99 ms" "$([ "$proto" = h1 ] && echo "vs direct" || echo "vs nginx")"
     printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "$(rule 38)" "$(rule 9):" "$(rule 12):" "$(rule 7):" "$(rule 7):" "$(rule 8):"
   else
-    printf '| %-38s | %10s | %13s | %8s | %9s |\n' "h2c, h2load -c$H2_CLIENTS -m$H2_STREAMS" "requests/s" "range" "mean ms" "vs direct"
+    title="h2c, h2load -c$H2_CLIENTS -m$H2_STREAMS"
+    if [ "$proto" = tls2 ]; then title="h2 over TLS, h2load -c$H2_CLIENTS -m$H2_STREAMS"; fi
+    if [ "$proto" = hs ]; then title="TLS connections/s, openssl s_time"; fi
+    printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$title" "$([ "$proto" = hs ] && echo conns/s || echo requests/s)" "range" "mean ms" "$([ "$proto" = h2 ] && echo "vs direct" || echo "vs nginx")"
     printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$(rule 38)" "$(rule 9):" "$(rule 12):" "$(rule 7):" "$(rule 8):"
   fi
   direct=
   for i in "${!TARGETS[@]}"; do
     IFS='|' read -r p label url config <<< "${TARGETS[$i]}"
     if [ "$p" != "$proto" ]; then continue; fi
-    if [ -z "$url" ]; then
-      if [ "$proto" = h1 ]; then cells=(n/a n/a n/a n/a n/a); else cells=(n/a n/a n/a n/a); fi
+    if [ -z "$url" ] || [ -z "${RPS[$i]:-}" ]; then
+      if [ "$proto" = h1 ] || [ "$proto" = tls1 ]; then cells=(n/a n/a n/a n/a n/a); else cells=(n/a n/a n/a n/a); fi
     else
       # shellcheck disable=SC2086  # the lists are space-separated on purpose
       rps=$(median ${RPS[$i]}); spread=$(range ${RPS[$i]}); p50=$(median ${P50[$i]})
       direct=${direct:-$rps}
-      if [ "$proto" = h1 ]; then
+      if [ "$proto" = h1 ] || [ "$proto" = tls1 ]; then
         # shellcheck disable=SC2086
         cells=("$(printf '%.0f' "$rps")" "$spread" "$(ms "$p50")" "$(ms "$(median ${P99[$i]})")" "$(ratio "$rps" "$direct")")
       else
         cells=("$(printf '%.0f' "$rps")" "$spread" "$(ms "$p50")" "$(ratio "$rps" "$direct")")
       fi
     fi
-    if [ "$proto" = h1 ]; then
+    if [ "$proto" = h1 ] || [ "$proto" = tls1 ]; then
       printf '| %-38s | %10s | %13s | %8s | %8s | %9s |\n' "$label" "${cells[@]}"
     else
       printf '| %-38s | %10s | %13s | %8s | %9s |\n' "$label" "${cells[@]}"
