@@ -279,7 +279,7 @@ start_gatehouse() {  # $1: config name
   GATEHOUSE_PID=$!
   local scheme=http
   if [[ "$1" == *tls ]]; then scheme=https; fi
-  wait_http "$scheme://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
+  wait_http --cacert "$WORK/tls.pem" "$scheme://127.0.0.1:$GH/t/bench/" || { cat "$WORK/gatehouse-$1.log" >&2; return 1; }
 }
 
 gatehouse_config cached 100000 true
