@@ -14,7 +14,7 @@ import Testing
     }
 
     static let cases = [
-        Case(timeout: 1, delay: 2.5, status: 504),
+        Case(timeout: 1, delay: 6, status: 504),
         Case(timeout: 2, delay: 5, status: 504),
         Case(timeout: 3, delay: 2, status: 200),
     ]
