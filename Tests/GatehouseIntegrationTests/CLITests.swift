@@ -6,7 +6,7 @@ import Testing
 
 /// The real `gatehouse` binary, driven from outside as an operator would (docs/configuration.md "Commands", docs/observability.md "Observability").
 @Suite(.serialized) struct CLITests {
-    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    static let repoRoot = repositoryRoot
     static var binary: String { repoRoot + "/.build/debug/gatehouse" }
 
     struct Run {

@@ -169,7 +169,7 @@ func eventually(within seconds: Double = 10, _ condition: () async -> Bool) asyn
 }
 
 /// A socket bound to 127.0.0.1 on a free port, and that port.
-private func boundLoopbackSocket() -> (fd: Int32, port: Int) {
+func boundLoopbackSocket() -> (fd: Int32, port: Int) {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
@@ -188,6 +188,28 @@ func deadPort() -> Int {
     // kernel hand the port to a server started moments later, which then answered instead.
     let (_, port) = boundLoopbackSocket()
     return port
+}
+
+/// A loopback port nothing listens on right now, for a server the test starts itself (the socket
+/// is closed again at once, so another process could take the port meanwhile: use only for
+/// servers that report a bind failure).
+func freePort() -> Int {
+    let (fd, port) = boundLoopbackSocket()
+    close(fd)
+    return port
+}
+
+/// Whether a TCP connection to 127.0.0.1:`port` is accepted.
+func canConnect(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_port = in_port_t(UInt16(port).bigEndian)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
 }
 
 /// A listening socket that never accepts: connections complete (the kernel's backlog) but no

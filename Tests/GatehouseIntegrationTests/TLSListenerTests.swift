@@ -7,7 +7,7 @@ import Testing
 /// for new connections without dropping those open; a broken file keeps the old one. Python's
 /// ssl module (OpenSSL) is the client.
 @Suite(.serialized) struct TLSListenerTests {
-    static let script = MCPRoundTripTests.repoRoot + "/Tests/tls/tls_client.py"
+    static let script = repositoryRoot + "/Tests/tls/tls_client.py"
 
     /// A self-signed certificate for localhost: `ec` (P-256) or `rsa` (2048 bits).
     static func makeCertificate(_ kind: String, certificate: String, key: String) async throws {
@@ -21,11 +21,7 @@ import Testing
     }
 
     static func client(_ arguments: [String]) async throws -> String {
-        let run = try await ChildProcess.run(["python3", script] + arguments, timeout: 60)
-        guard run.status == 0, let line = run.stdout.split(separator: "\n").last else {
-            throw ChildProcess.Failure(description: "tls_client.py \(arguments[0]) failed (\(run.status)): \(run.stdout)\n\(run.stderr)")
-        }
-        return String(line)
+        try await ChildProcess.lastLine(script, arguments, timeout: 60)
     }
 
     static func withTLSHarness(_ kind: String, _ body: (Harness, TempDir) async throws -> Void) async throws {
@@ -56,7 +52,7 @@ import Testing
         try await Self.withTLSHarness("ec") { h, dir in
             let port = String(h.gatehouse.dataPort)
             let go = dir.path + "/go"
-            let held = try MCPServerProcess.start(script: Self.script, arguments: ["hold", port, h.token(), go])
+            let held = try BackgroundProcess.start(script: Self.script, arguments: ["hold", port, h.token(), go])
             defer { held.stop() }
             _ = await eventually(within: 30) { held.line(startingWith: "FIRST ") != nil || !held.isRunning }
             let first = try #require(held.line(startingWith: "FIRST "), "\(held.output)").split(separator: " ")

@@ -7,11 +7,11 @@ import Testing
 /// stripped, propagated, routed with its tenant's session rules — and after the agent's `101`
 /// the connection is a tunnel. Needs `python3` with `websockets` (`python3 -m pip install websockets`).
 @Suite(.serialized) struct WebSocketTests {
-    static let scripts = MCPRoundTripTests.repoRoot + "/Tests/websocket"
+    static let scripts = repositoryRoot + "/Tests/websocket"
 
     /// The WebSocket agent on a port of its own, and a harness whose acme tenant routes to it.
-    static func withWebSocketAgent(_ body: (Harness, MCPServerProcess, String) async throws -> Void) async throws {
-        let server = try MCPServerProcess.start(script: scripts + "/ws_server.py")
+    static func withWebSocketAgent(_ body: (Harness, BackgroundProcess, String) async throws -> Void) async throws {
+        let server = try BackgroundProcess.start(script: scripts + "/ws_server.py")
         defer { server.stop() }
         _ = await eventually(within: 30) { server.port != nil || !server.isRunning }
         let port = try #require(server.port, "ws_server.py did not print READY (is `websockets` installed?); \(server.output)")
@@ -24,15 +24,10 @@ import Testing
     }
 
     static func client(_ arguments: [String]) async throws -> JSONValue {
-        let run = try await ChildProcess.run(["python3", scripts + "/ws_client.py"] + arguments, timeout: 60)
-        #expect(!run.timedOut, "ws_client.py timed out")
-        guard run.status == 0, let line = run.stdout.split(separator: "\n").last, let json = try? JSONParser.parse(String(line)) else {
-            throw ChildProcess.Failure(description: "ws_client.py failed (\(run.status)): \(run.stdout)\n\(run.stderr)")
-        }
-        return json
+        try await ChildProcess.jsonLine(scripts + "/ws_client.py", arguments, timeout: 60)
     }
 
-    static func handshakes(_ server: MCPServerProcess) -> [JSONValue] {
+    static func handshakes(_ server: BackgroundProcess) -> [JSONValue] {
         server.output.split(separator: "\n").filter { $0.hasPrefix("HANDSHAKE ") }.compactMap {
             try? JSONParser.parse(String($0.dropFirst("HANDSHAKE ".count)))
         }
@@ -126,6 +121,25 @@ import Testing
             #expect(smuggle.hasPrefix("HTTP/1.1 403"), "\(smuggle)")
             #expect(smuggle.contains("HTTP/1.1 401"), "the request after a refused handshake was not Gatehouse's to refuse: \(smuggle)")
             #expect(Self.handshakes(server).isEmpty, "\(server.output)")
+        }
+    }
+
+    /// A `101` must accept the handshake it answers: one naming another protocol (or none) is a
+    /// broken upstream, 502, and no byte of it is relayed as a tunnel.
+    @Test func aSwitchToAnythingButWebSocketIsABadGateway() async throws {
+        for upgrade in ["Upgrade: h2c\r\n", ""] {
+            var options = RawUpstream.Options()
+            options.response = "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\n\(upgrade)\r\nsmuggled bytes"
+            try await withRawUpstream(options) { h, upstream in
+                let r = try await RawClient(port: h.gatehouse.dataPort).send(
+                    "GET /t/acme/chat HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(h.token())\r\n"
+                        + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+                #expect(r.status == 502, "\(upgrade): \(r.text)")
+                #expect(!r.text.contains("smuggled"))
+                // What went upstream: Gatehouse's own Connection and Upgrade lines.
+                let sent = upstream.connections.flatMap { RawUpstream.requests(in: $0) }.joined()
+                #expect(sent.contains("connection: upgrade\r\nupgrade: websocket\r\n"), "\(sent)")
+            }
         }
     }
 }
