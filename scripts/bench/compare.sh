@@ -565,8 +565,8 @@ cost_row() {
 # nginx as one process (no master) and HAProxy on the callgrind ports.
 mkdir -p "$WORK/proxy-cg/logs"
 sed -E -e "s/^daemon off;/daemon off;\nmaster_process off;/" -e "s/listen 127.0.0.1:$NGX;/listen 127.0.0.1:$((NGX + CG_OFFSET));/" \
-  -e "/listen 127.0.0.1:$NGX_H2 http2;/d" -e "s#$WORK/proxy/nginx.pid#$WORK/proxy-cg/nginx.pid#" "$WORK/proxy/nginx.conf" > "$WORK/proxy-cg/nginx.conf"
-sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "/bind 127.0.0.1:$HA_H2 proto h2/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
+  -e "/listen 127.0.0.1:$NGX_H2 http2;/d" -e "/listen 127.0.0.1:$NGX_TLS ssl http2;/d" -e "s#$WORK/proxy/nginx.pid#$WORK/proxy-cg/nginx.pid#" "$WORK/proxy/nginx.conf" > "$WORK/proxy-cg/nginx.conf"
+sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "/bind 127.0.0.1:$HA_H2 proto h2/d" -e "/bind 127.0.0.1:$HA_TLS ssl/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
 NGINX_WORKER=$(pgrep -P "${NGINX_PIDS[1]}" | head -1)
 
 cost_row "SwiftNIO byte relay (floor)" "http://127.0.0.1:$RELAY/" "$RELAY_PID" "$WORK/relay.cg" $((RELAY + CG_OFFSET)) "$UP"
