@@ -67,6 +67,8 @@ let package = Package(
         ),
         // The system SQLite library (Debian: libsqlite3-dev).
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // The system nghttp2 library (Debian: libnghttp2-dev): the data plane's HTTP/2 layer.
+        .systemLibrary(name: "CNGHTTP2", path: "Sources/CNGHTTP2", pkgConfig: "libnghttp2", providers: [.apt(["libnghttp2-dev"])]),
         // The session-binding table, OAuth flow bindings, and the store behind them.
         .target(
             name: "GatehouseSessions",
@@ -89,8 +91,8 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // The data plane: HTTP/1.1 at byte level on both sides (no HTTP codec), HTTP/2 streams
-        // driving the same exchange.
+        // The data plane: HTTP/1.1 at byte level on both sides (no HTTP codec), HTTP/2 (libnghttp2)
+        // streams driving the same exchange.
         .target(
             name: "GatehouseProxy",
             dependencies: [
@@ -100,8 +102,7 @@ let package = Package(
                 "GatehouseHTTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP2", package: "swift-nio-http2"),
-                .product(name: "NIOHPACK", package: "swift-nio-http2"),
+                "CNGHTTP2",
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),

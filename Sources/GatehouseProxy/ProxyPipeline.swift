@@ -1,12 +1,11 @@
 import GatehouseCore
 import NIOCore
-import NIOHTTP2
 import NIOSSL
 import NIOTLS
 
-/// How a client connection's pipeline is built. HTTP/1.1: one handler (`HTTP1Connection`), at
-/// byte level. HTTP/2: NIO's HTTP/2 handler, and per stream an `HTTP2Stream` driving the same
-/// exchange logic.
+/// How a client connection's pipeline is built: one handler after TLS (if any). HTTP/1.1:
+/// `HTTP1Connection`, at byte level. HTTP/2: `HTTP2Connection`, a libnghttp2 session whose
+/// streams drive the same exchange logic.
 ///
 /// - Cleartext: HTTP/1.1, or HTTP/2 with prior knowledge (h2c), told apart by the connection
 ///   preface (`ProtocolSniffer`). The `Upgrade: h2c` dance is not offered.
@@ -53,38 +52,7 @@ enum ProxyPipeline {
 
     static func http2(_ channel: Channel, loop: LoopContext, scheme: String) throws {
         ConnectionStartTimeout.remove(from: channel)
-        let settings = loop.currentConfig().snapshot.settings
-        let sync = channel.pipeline.syncOperations
-        // A connection with no stream in progress and no traffic for the idle timeout is closed;
-        // one with a request waiting for its upstream is not idle (`ClientIdleCloser`).
-        let activity = ConnectionActivity()
-        let idle = TimeAmount.milliseconds(Int64(max(settings.limits.upstreamIdleTimeoutSeconds, 1) * 1000))
-        try sync.addHandlers([IdleStateHandler(allTimeout: idle), ClientIdleCloser(activity: activity)])
-        var connection = NIOHTTP2Handler.ConnectionConfiguration()
-        connection.initialSettings = [
-            HTTP2Setting(parameter: .maxConcurrentStreams, value: 256),
-            HTTP2Setting(parameter: .maxHeaderListSize, value: max(settings.limits.maxHeaderBytes, 4096)),
-            HTTP2Setting(parameter: .initialWindowSize, value: 1 << 20),
-        ]
-        connection.targetWindowSize = 1 << 22
-        var stream = NIOHTTP2Handler.StreamConfiguration()
-        stream.targetWindowSize = 1 << 20
-        // Before the HTTP/2 handler: it sees the frames that handler writes.
-        try sync.addHandler(HTTP2ConnectionErrorCloser())
-        // At shutdown (`ChannelShouldQuiesceEvent`) the connection is closed gracefully: GOAWAY
-        // with the highest stream id, a PING round trip, then GOAWAY with the last stream
-        // actually opened; streams in progress finish and the connection closes after the last.
-        // Gatehouse's grace period bounds the wait; idle connections are its idle timer's.
-        let manager = NIOHTTP2ServerConnectionManagementHandler(
-            eventLoop: channel.eventLoop, configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil))
-        _ = try sync.configureHTTP2Pipeline(
-            mode: .server, connectionConfiguration: connection, streamConfiguration: stream, streamDelegate: manager.http2StreamDelegate
-        ) { streamChannel in
-            streamChannel.eventLoop.makeCompletedFuture {
-                try streamChannel.pipeline.syncOperations.addHandler(HTTP2Stream(loop: loop, scheme: scheme, activity: activity))
-            }
-        }
-        try sync.addHandler(manager)
+        try channel.pipeline.syncOperations.addHandler(HTTP2Connection(loop: loop, scheme: scheme))
     }
 
     /// The listener's TLS context: the configured certificate chain and key, TLS 1.2 or later,

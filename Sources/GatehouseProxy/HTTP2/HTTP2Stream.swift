@@ -1,285 +1,296 @@
+import CNGHTTP2
 import GatehouseCore
 import NIOCore
-import NIOHPACK
-import NIOHTTP2
 
-/// One HTTP/2 stream driving the same `ProxyExchange` as an HTTP/1.1 request. The request's
-/// fields are written out as an HTTP/1.1 head and read by the same strict parser, so that every
-/// rule — stripping, framing, target, Host — holds alike on both; the answer goes back as
-/// HEADERS and DATA frames.
-final class HTTP2Stream: ChannelDuplexHandler, ExchangeClient {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias OutboundIn = HTTP2Frame.FramePayload
-    typealias OutboundOut = HTTP2Frame.FramePayload
+/// One HTTP/2 stream as the client side of a `ProxyExchange`: the request head built from the
+/// stream's decoded fields (`HTTP2RequestHeadBuilder`), body bytes handed over as nghttp2 reads
+/// them (acknowledged to the client only once taken: backpressure), and the answer queued for
+/// nghttp2 to frame as HEADERS and DATA. Not a channel handler: the connection's one handler
+/// (`HTTP2Connection`) owns every stream of its connection.
+final class HTTP2Stream: ExchangeClient {
+    enum State {
+        /// The header block is being decoded.
+        case receivingHead(HTTP2RequestHeadBuilder)
+        /// The head is complete; the exchange starts when the connection's read is over (a
+        /// stream reset in the same read never reaches an upstream: rapid reset).
+        case ready(HTTP2RequestHeadBuilder, endStream: Bool)
+        case running
+        /// The exchange (or a refusal) is over; body bytes still coming are dropped.
+        case finished
+    }
 
-    private let loop: LoopContext
-    private let scheme: String
-    private let activity: ConnectionActivity
-    private var context: ChannelHandlerContext?
+    let id: Int32
+    private unowned let connection: HTTP2Connection
+    private(set) var state: State
     private var exchange: ProxyExchange?
-    private var sawHead = false
-    /// DATA that came before the exchange took body bytes.
-    private var queued: [ByteBuffer] = []
+    /// Extended CONNECT: the upstream's `101` becomes `200`, then DATA both ways.
+    private var isWebSocket = false
+
+    // Request body not yet taken by the exchange (and not yet acknowledged to the client).
+    private var queued = CircularBuffer<ByteBuffer>()
     private var queuedEnd = false
-    private var requestDone = false
+    private(set) var requestDone = false
     private var upstreamBlocked = false
-    private var readPending = false
-    private var counted = false
-    /// Streams forward after the connection's read (rapid reset): never inside one.
-    var inReadBatch: Bool { false }
 
-    init(loop: LoopContext, scheme: String, activity: ConnectionActivity) {
-        self.loop = loop
-        self.scheme = scheme
-        self.activity = activity
+    // Response.
+    private var outgoing = CircularBuffer<ByteBuffer>()
+    private var outgoingBytes = 0
+    private var responseEnded = false
+    /// nghttp2 found no DATA ready and waits for `resumeData`.
+    private var deferred = false
+    private var submitted = false
+    /// The last DATA (or a HEADERS ending the stream) was framed.
+    private(set) var endSent = false
+    /// The client is still sending but the answer is complete: RST_STREAM(NO_ERROR) after it.
+    private(set) var resetAfterEnd = false
+    var resetSubmitted = false
+    /// The answer is out and the client is still sending: time for RST_STREAM(NO_ERROR).
+    var needsReset: Bool { resetAfterEnd && endSent && !closed && !resetSubmitted }
+    /// Told the exchange it cannot write: tell it again when the queue drains.
+    private var reportedFull = false
+    private(set) var closed = false
+
+    /// Response bytes a stream holds before its exchange stops reading the upstream.
+    static let highWater = 256 * 1024
+
+    init(id: Int32, connection: HTTP2Connection, builder: HTTP2RequestHeadBuilder) {
+        self.id = id
+        self.connection = connection
+        self.state = .receivingHead(builder)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
+    // MARK: - From the connection (nghttp2 callbacks)
 
-    func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        setCounted(false)
+    func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+        guard case .receivingHead(var builder) = state else { return }
+        state = .finished  // no copy of the builder while it grows
+        builder.add(name: name, value: value)
+        state = .receivingHead(builder)
     }
 
-    private func setCounted(_ on: Bool) {
-        guard on != counted else { return }
-        counted = on
-        activity.inFlight += on ? 1 : -1
-    }
-
-    // MARK: - Inbound
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .headers(let headers):
-            if !sawHead {
-                sawHead = true
-                start(headers.headers, endStream: headers.endStream, context: context)
-            } else if headers.endStream {
-                // Trailers: dropped, like HTTP/1.1 request trailers; they end the request.
-                bodyEnded()
-            }
-        case .data(let payload):
-            guard case .byteBuffer(let buffer) = payload.data else { return }
-            if buffer.readableBytes > 0 { bodyReceived(buffer) }
-            if payload.endStream { bodyEnded() }
-        default:
-            break
-        }
-    }
-
-    private func start(_ fields: HPACKHeaders, endStream: Bool, context: ChannelHandlerContext) {
-        setCounted(true)
+    func headComplete(endStream: Bool) {
+        guard case .receivingHead(let builder) = state else { return }
+        state = .ready(builder, endStream: endStream)
         requestDone = endStream
-        let clientIP = context.channel.parent?.remoteAddress?.ipAddress
-        guard let bytes = Self.http1Head(fields, endStream: endStream, allocator: context.channel.allocator) else {
-            refuseStream(context: context)
-            return
-        }
-        var parser = RequestHeadParser(maxHeadBytes: max(loop.currentConfig().snapshot.settings.limits.maxHeaderBytes, 4096) + 1024)
-        var buffer = bytes
-        guard case .complete(let length) = parser.parse(buffer) else {
-            refuseStream(context: context)
-            return
-        }
-        let head = parser.take(length: length, from: &buffer)
-        var refusal: LocalResponse?
-        let framing: RequestFraming
-        switch head.framing() {
-        case .success(let f): framing = f
-        case .failure:
-            framing = .none
-            refusal = .error(.badRequest, "bad_request", "invalid framing", reason: "bad_framing")
-        }
-        let exchange = ProxyExchange(
-            client: self, loop: loop, head: head, framing: framing, scheme: scheme, clientIP: clientIP, isHTTP2: true)
-        self.exchange = exchange
-        if endStream { exchange.requestEnded = true }
-        if let refusal {
-            exchange.respondLocally(refusal, close: true)
-            return
-        }
-        if let authority = fields.first(name: ":authority"), fields["host"].contains(where: { $0.lowercased() != authority.lowercased() }) {
-            // RFC 9113 8.3.1: `:authority` and `host` must name the same authority.
-            exchange.respondLocally(.error(.badRequest, "bad_request", ":authority and host disagree"), close: true, reason: "bad_host")
-            return
-        }
-        exchange.start()
     }
 
-    /// The request's fields as an HTTP/1.1 head, or nil for a request that has no HTTP/1.1
-    /// form (CONNECT, a missing pseudo-header, a field with bytes HTTP/1.1 cannot carry).
-    static func http1Head(_ fields: HPACKHeaders, endStream: Bool, allocator: ByteBufferAllocator) -> ByteBuffer? {
-        guard let method = fields.first(name: ":method"), method != "CONNECT", let path = fields.first(name: ":path"),
-            fields.first(name: ":scheme") != nil
-        else { return nil }
-        var out = allocator.buffer(capacity: 512)
-        out.writeString(method)
-        out.writeInteger(UInt8(ascii: " "))
-        out.writeString(path)
-        out.writeStaticString(" HTTP/1.1\r\n")
-        let hosts = fields["host"]
-        if let authority = fields.first(name: ":authority") {
-            out.writeStaticString("host: ")
-            out.writeString(authority)
-            out.writeCRLF()
-        } else if hosts.isEmpty {
-            return nil
-        }
-        var cookies: [String] = []
-        var hasLength = false
-        for field in fields {
-            let name = field.name
-            if name.hasPrefix(":") { continue }
-            switch name {
-            case "host":
-                // Checked against :authority by the caller; :authority is the one written.
-                if fields.first(name: ":authority") != nil { continue }
-            case "cookie":
-                cookies.append(field.value)
-                continue
-            case "content-length":
-                hasLength = true
-            case "te":
-                continue
-            default:
-                break
+    /// Starts the exchange (after the read the head came in).
+    func start(loop: LoopContext, scheme: String, clientIP: String?) {
+        guard case .ready(var builder, let endStream) = state else { return }
+        state = .running
+        switch builder.build(endStream: endStream) {
+        case .failure(.tooLarge):
+            refuse(.requestHeaderFieldsTooLarge, "headers_too_large", "the request's header fields are too large")
+        case .failure(.malformed(let message)):
+            refuse(.badRequest, "bad_request", message)
+        case .success(let built):
+            isWebSocket = built.isWebSocket
+            let exchange = ProxyExchange(
+                client: self, loop: loop, head: built.head, framing: built.framing, scheme: scheme, clientIP: clientIP, isHTTP2: true)
+            self.exchange = exchange
+            if isWebSocket { exchange.upgrade = .websocket }
+            if case .length(let n) = built.framing, n > exchange.config.hot.maxRequestBodyBytes {
+                exchange.respondLocally(.error(.payloadTooLarge, "body_too_large", "the request body is too large"), close: true)
+                return
             }
-            out.writeString(name)
-            out.writeStaticString(": ")
-            out.writeString(field.value)
-            out.writeCRLF()
+            exchange.start()
         }
-        if !cookies.isEmpty {
-            // RFC 9113 8.2.3: cookie fields are joined with "; " for HTTP/1.1.
-            out.writeStaticString("cookie: ")
-            out.writeString(cookies.joined(separator: "; "))
-            out.writeCRLF()
-        }
-        if !endStream && !hasLength { out.writeStaticString("transfer-encoding: chunked\r\n") }
-        out.writeCRLF()
-        return out
     }
 
-    private func refuseStream(context: ChannelHandlerContext) {
-        setCounted(false)
-        context.writeAndFlush(wrapOutboundOut(.rstStream(.protocolError)), promise: nil)
-        context.close(promise: nil)
+    /// A request refused before it became an exchange (no access line: like an HTTP/1.1 head
+    /// that cannot be parsed).
+    private func refuse(_ status: ResponseStatus, _ code: String, _ message: String) {
+        connection.logRefusal(status: Int(status.code), message)
+        let response = LocalResponse.error(status, code, message)
+        var body = ByteBufferAllocator().buffer(capacity: response.body.count)
+        body.writeBytes(response.body)
+        var extra: [(String, String)] = []
+        for (name, value) in response.headers where name.lowercased() != "content-length" { extra.append((name, value)) }
+        writeHead(OutgoingHead(status: Int(status.code), upstream: nil, extra: extra, framing: .length(response.body.count), close: true), body: body)
+        writeEnd()
+        state = .finished
+        if !requestDone { resetAfterEnd = true }
     }
 
-    private func bodyReceived(_ data: ByteBuffer) {
-        guard !requestDone else { return }
-        if let exchange, exchange.wantsBody, queued.isEmpty {
-            exchange.requestBody(data)
-        } else {
+    /// Request body bytes (a slice of the read buffer).
+    func received(_ data: ByteBuffer) {
+        switch state {
+        case .running:
+            if let exchange, queued.isEmpty, !upstreamBlocked, exchange.wantsBody {
+                exchange.requestBody(data)
+                connection.consume(id, data.readableBytes)
+                return
+            }
+            if exchange == nil {
+                connection.consume(id, data.readableBytes)
+                return
+            }
             queued.append(data)
+        case .receivingHead, .ready:
+            queued.append(data)
+        case .finished:
+            connection.consume(id, data.readableBytes)
         }
     }
 
-    private func bodyEnded() {
-        guard !requestDone || !queued.isEmpty || !queuedEnd else { return }
+    func ended() {
         requestDone = true
-        if let exchange, exchange.wantsBody, queued.isEmpty {
+        if case .running = state, let exchange, queued.isEmpty, exchange.wantsBody {
             exchange.requestEnd()
         } else {
             queuedEnd = true
         }
     }
 
+    /// Hands queued body bytes to the exchange as far as it takes them.
     private func drainQueue() {
         guard let exchange else { return }
-        while exchange.wantsBody, !upstreamBlocked, !queued.isEmpty {
-            exchange.requestBody(queued.removeFirst())
+        var taken = 0
+        while exchange.wantsBody, !upstreamBlocked, let data = queued.popFirst() {
+            taken += data.readableBytes
+            exchange.requestBody(data)
         }
+        if taken > 0 { connection.consume(id, taken) }
         if queued.isEmpty, queuedEnd, exchange.wantsBody {
             queuedEnd = false
             exchange.requestEnd()
         }
-        resumeReadingIfWanted()
+        if !connection.inReadBatch { exchange.requestReadComplete() }
+        connection.sendSoon()
     }
 
-    func channelReadComplete(context: ChannelHandlerContext) {
-        exchange?.requestReadComplete()
-        context.fireChannelReadComplete()
-    }
+    /// The read is over: what the exchange wrote upstream goes out.
+    func readComplete() { exchange?.requestReadComplete() }
 
-    func read(context: ChannelHandlerContext) {
-        if queued.count < 16, !upstreamBlocked {
-            context.read()
-        } else {
-            readPending = true
-        }
-    }
-
-    private func resumeReadingIfWanted() {
-        guard readPending, queued.count < 16, !upstreamBlocked, let context else { return }
-        readPending = false
-        context.read()
-    }
-
-    func channelWritabilityChanged(context: ChannelHandlerContext) {
-        if context.channel.isWritable { exchange?.clientBecameWritable() }
-        context.fireChannelWritabilityChanged()
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
+    /// The stream closed (answered and ended, or reset by either side).
+    func streamClosed() {
+        closed = true
+        state = .finished
+        queued.removeAll()
+        outgoing.removeAll()
+        outgoingBytes = 0
         if let exchange {
             self.exchange = nil
             exchange.clientGone()
         }
-        setCounted(false)
-        context.fireChannelInactive()
     }
 
-    func errorCaught(context: ChannelHandlerContext, error: Error) {
-        context.close(promise: nil)
+    /// DATA for nghttp2: up to `buffer.count` bytes of what is queued.
+    func body(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool)? {
+        var count = 0
+        while count < buffer.count, var first = outgoing.first {
+            let n = min(first.readableBytes, buffer.count - count)
+            first.withUnsafeReadableBytes { p in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + n)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: p[0..<n]))
+            }
+            count += n
+            if n == first.readableBytes {
+                outgoing.removeFirst()
+            } else {
+                first.moveReaderIndex(forwardBy: n)
+                outgoing[outgoing.startIndex] = first
+            }
+        }
+        outgoingBytes -= count
+        if reportedFull, outgoingBytes < Self.highWater / 2 { connection.becameWritable(self) }
+        let end = responseEnded && outgoing.isEmpty
+        if end { endSent = true }
+        if count == 0 && !end {
+            deferred = true
+            return nil
+        }
+        return (count, end)
+    }
+
+    /// Writable again after `reportedFull` (called by the connection after a send).
+    func notifyWritable() {
+        guard reportedFull, isWritable else { return }
+        reportedFull = false
+        exchange?.clientBecameWritable()
     }
 
     // MARK: - ExchangeClient
 
+    var inReadBatch: Bool { connection.inReadBatch }
+
     func writeHead(_ head: OutgoingHead, body: ByteBuffer?) {
-        guard let context else { return }
-        var fields = HPACKHeaders()
-        fields.reserveCapacity(16)
-        fields.add(name: ":status", value: String(head.status))
+        guard !closed, !submitted else { return }
+        submitted = true
+        var status = head.status
+        if isWebSocket && status == 101 {
+            // RFC 8441 5: the tunnel is accepted with a 2xx; the HTTP/1.1 handshake's fields stay behind.
+            status = 200
+        }
+        var fields = HTTP2FieldList()
+        fields.add(":status", decimal: status)
         if let upstream = head.upstream {
-            for f in upstream.fields where !f.dropped {
-                let name = upstream.name(f).lowercased()
-                // Connection-specific fields do not exist in HTTP/2 (RFC 9113 8.2.2).
-                if name == "connection" || name == "keep-alive" || name == "proxy-connection" || name == "transfer-encoding"
-                    || name == "upgrade"
-                {
-                    continue
+            upstream.withBytes { p in
+                for f in upstream.fields where !f.dropped {
+                    let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
+                    // Connection-specific fields do not exist in HTTP/2 (RFC 9113 8.2.2).
+                    if Self.isConnectionSpecific(name) { continue }
+                    if isWebSocket, FieldKind.matches(name, "sec-websocket-accept") { continue }
+                    fields.add(name: name, value: UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
                 }
-                fields.add(name: name, value: upstream.value(f))
             }
         }
         for (name, value) in head.extra {
             let lower = name.lowercased()
-            if lower == "connection" || lower == "transfer-encoding" { continue }
-            fields.add(name: lower, value: value)
+            if lower == "connection" || lower == "transfer-encoding" || lower == "upgrade" { continue }
+            fields.add(lower, value)
         }
-        if let id = head.requestID { fields.add(name: "x-request-id", value: id.string) }
-        if case .length(let n) = head.framing { fields.add(name: "content-length", value: String(n)) }
-        context.write(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
-        if let body, body.readableBytes > 0 {
-            context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(body)))), promise: nil)
+        if let id = head.requestID { fields.add("x-request-id", id.string) }
+        if case .length(let n) = head.framing { fields.add("content-length", decimal: n) }
+        let hasBody: Bool
+        if case .none = head.framing, !(isWebSocket && status == 200) { hasBody = false } else { hasBody = true }
+        if let body, body.readableBytes > 0, hasBody {
+            outgoing.append(body)
+            outgoingBytes += body.readableBytes
+        }
+        if !hasBody {
+            responseEnded = true
+            endSent = true
+        }
+        if !connection.submitResponse(id, fields: &fields, hasBody: hasBody) { abort() }
+    }
+
+    private static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
+        switch FieldKind.classify(name) {
+        case .connection, .keepAlive, .proxyConnection, .transferEncoding, .upgrade: return true
+        default: return false
         }
     }
 
     func writeBody(_ data: ByteBuffer) {
-        guard let context, data.readableBytes > 0 else { return }
-        context.write(wrapOutboundOut(.data(.init(data: .byteBuffer(data)))), promise: nil)
+        guard !closed, data.readableBytes > 0, !endSent else { return }
+        outgoing.append(data)
+        outgoingBytes += data.readableBytes
+        resumeIfDeferred()
     }
 
     func writeEnd() {
-        guard let context else { return }
-        context.writeAndFlush(wrapOutboundOut(.data(.init(data: .byteBuffer(ByteBuffer()), endStream: true))), promise: nil)
+        guard !closed, !responseEnded else {
+            connection.sendSoon()
+            return
+        }
+        responseEnded = true
+        resumeIfDeferred()
+        connection.sendSoon()
     }
 
-    func flush() { context?.flush() }
+    private func resumeIfDeferred() {
+        guard deferred else { return }
+        deferred = false
+        connection.resumeData(id)
+    }
 
-    var isWritable: Bool { context?.channel.isWritable ?? false }
+    func flush() { connection.sendSoon() }
+
+    var isWritable: Bool {
+        let writable = !closed && outgoingBytes < Self.highWater && connection.isWritable
+        if !writable { reportedFull = true }
+        return writable
+    }
 
     func bodyWanted() { drainQueue() }
 
@@ -289,29 +300,40 @@ final class HTTP2Stream: ChannelDuplexHandler, ExchangeClient {
     }
 
     func sendContinue() {
-        guard let context else { return }
-        var fields = HPACKHeaders()
-        fields.add(name: ":status", value: "100")
-        context.writeAndFlush(wrapOutboundOut(.headers(.init(headers: fields))), promise: nil)
+        guard !closed, !submitted else { return }
+        var fields = HTTP2FieldList(capacity: 16)
+        fields.add(":status", "100")
+        connection.submitInformational(id, fields: &fields)
+        connection.sendSoon()
     }
 
-    /// Never asked: an HTTP/2 request carries no `Upgrade` (it is a stream error).
-    func switchedProtocols() {}
+    /// The upstream accepted the WebSocket handshake: client DATA from now on is tunnel bytes.
+    func switchedProtocols() {
+        requestDone = false
+        queuedEnd = false
+        drainQueue()
+    }
 
     func exchangeFinished(close: Bool) {
         exchange = nil
-        setCounted(false)
+        state = .finished
         if !requestDone {
-            // The answer is complete but the client is still sending: end the stream.
-            context?.close(promise: nil)
+            // Answered while the client is still sending: the stream is reset once the answer
+            // is out (RFC 9113 8.1), and body bytes already queued are dropped (and acknowledged).
+            resetAfterEnd = true
+            let dropped = queued.reduce(0) { $0 + $1.readableBytes }
+            queued.removeAll()
+            if dropped > 0 { connection.consume(id, dropped) }
         }
+        connection.sendSoon()
     }
 
     func abort() {
         exchange = nil
-        setCounted(false)
-        context?.close(promise: nil)
+        state = .finished
+        guard !closed else { return }
+        connection.reset(id, code: NGHTTP2_INTERNAL_ERROR)
     }
 
-    func isServing(_ exchange: ProxyExchange) -> Bool { self.exchange === exchange && context != nil }
+    func isServing(_ exchange: ProxyExchange) -> Bool { self.exchange === exchange && !closed }
 }
