@@ -28,6 +28,7 @@ let package = Package(
         fuzzTarget("FuzzRequestHead", "GatehouseProxy"),
         fuzzTarget("FuzzResponseHead", "GatehouseProxy"),
         fuzzTarget("FuzzChunkedBody", "GatehouseProxy"),
+        fuzzTarget("FuzzHTTP2Requests", "GatehouseProxy"),
         fuzzTarget("FuzzCompactJWS", "GatehouseIdentity"),
         fuzzTarget("FuzzClaimPath", "GatehouseIdentity"),
     ],

@@ -11,7 +11,7 @@ root=$PWD
 seconds=${FUZZ_SECONDS:-60}
 work=$root/.build/fuzz
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzResponseHead FuzzChunkedBody FuzzCompactJWS FuzzClaimPath)
+[ ${#targets[@]} -gt 0 ] || targets=(FuzzRequestHead FuzzResponseHead FuzzChunkedBody FuzzHTTP2Requests FuzzCompactJWS FuzzClaimPath)
 
 flags=(--package-path Fuzz -c debug -Xswiftc -sanitize=fuzzer,address -Xswiftc -parse-as-library)
 for t in "${targets[@]}"; do swift build "${flags[@]}" --product "$t" >&2; done
@@ -38,6 +38,33 @@ payload=$(b64 '{"iss":"https://idp.test","sub":"alice","aud":["mcp"],"exp":19000
 seed FuzzCompactJWS rs256 "$header.$payload.c2lnbmF0dXJl"
 seed FuzzClaimPath nested 'org.id\0{"org":{"id":"acme"}}'
 seed FuzzClaimPath quoted "realm_access['roles'][0]\\0{\"realm_access\":{\"roles\":[\"admin\"]}}"
+# HTTP/2: frames after the preface (SETTINGS, then requests), made with the h2 package when it is there.
+if python3 -c "import h2" 2>/dev/null; then
+  mkdir -p "$work/corpus/FuzzHTTP2Requests"
+  python3 - "$work/corpus/FuzzHTTP2Requests" <<'PY'
+import sys, h2.config, h2.connection
+out = sys.argv[1]
+def frames(requests, body=None):
+    c = h2.connection.H2Connection(h2.config.H2Configuration(client_side=True, header_encoding=None))
+    c.initiate_connection()
+    for i, headers in enumerate(requests):
+        c.send_headers(1 + 2 * i, headers, end_stream=body is None)
+        if body is not None:
+            c.send_data(1 + 2 * i, body, end_stream=True)
+    return c.data_to_send()[24:]
+get = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"acme.test"), (b":path", b"/t/acme/mcp?x=1"),
+       (b"authorization", b"Bearer a.b.c"), (b"cookie", b"a=1"), (b"cookie", b"b=2"), (b"x-user-id", b"mallory")]
+post = [(b":method", b"POST"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/"), (b"content-length", b"5"), (b"host", b"a")]
+ws = [(b":method", b"CONNECT"), (b":protocol", b"websocket"), (b":scheme", b"http"), (b":authority", b"a"), (b":path", b"/ws"),
+      (b"sec-websocket-version", b"13")]
+for name, requests, body in [("get", [get], None), ("two", [get, get], None), ("post", [post], b"hello"), ("ws", [ws], None)]:
+    try:
+        data = frames(requests, body)
+        open(f"{out}/seed-{name}", "wb").write(data)
+    except Exception as e:  # the h2 package may refuse a request it thinks the server has not allowed
+        print(f"seed {name}: {e}", file=sys.stderr)
+PY
+fi
 seed FuzzClaimPath colon 'custom:tenant_id\0{"custom:tenant_id":"acme"}'
 
 mkdir -p "$work/findings"

@@ -142,4 +142,47 @@ import Testing
             }
         }
     }
+
+    // MARK: - WebSocket over HTTP/2 (RFC 8441 extended CONNECT)
+
+    static func h2Client(_ h: Harness, _ path: String, _ arguments: [String]) async throws -> JSONValue {
+        try await ChildProcess.jsonLine(scripts + "/ws_h2_client.py", [String(h.gatehouse.dataPort), path] + arguments, timeout: 60)
+    }
+
+    /// An HTTP/2 client opens a WebSocket with extended CONNECT: Gatehouse offers it in its
+    /// SETTINGS, authenticates and strips the CONNECT like any request, relays it to the agent as
+    /// an HTTP/1.1 handshake with a key of its own, answers `200` on the agent's `101`, and the
+    /// stream's DATA is the tunnel both ways.
+    @Test func webSocketOverHTTP2IsAnExtendedConnect() async throws {
+        try await Self.withWebSocketAgent { h, server, _ in
+            let big = 1 << 20
+            let result = try await Self.h2Client(h, "/t/acme/chat", [
+                h.token("alice"), "--header", "X-User-Id:mallory", "--header", "x_user_id:mallory", "--header", "sec-websocket-key:client-chosen",
+                "--send", "hello", "--send-size", String(big),
+            ])
+            #expect(result["connect_protocol"] == .number("1"), "SETTINGS_ENABLE_CONNECT_PROTOCOL: \(result)")
+            #expect(result["status"] == .number("200"), "\(result)")
+            let headers = result["hello"]?["headers"]
+            #expect(headers?["x-user-id"] == .array([.string("alice")]), "the agent saw \(String(describing: headers))")
+            #expect(headers?["x_user_id"] == nil)
+            #expect(headers?["sec-websocket-key"]?.arrayValue?.count == 1 && headers?["sec-websocket-key"] != .array([.string("client-chosen")]))
+            #expect(headers?["upgrade"] == .array([.string("websocket")]))
+            #expect(result["hello"]?["path"] == .string("/chat"))
+            let echo = result["echo"]?.arrayValue ?? []
+            #expect(echo.first == .string("hello"), "\(result)")
+            #expect(echo.last?["size"] == .number(String(big)) && echo.last?["all_x"] == .bool(true), "a 1 MiB message came back whole")
+
+            let closing = try await Self.h2Client(h, "/t/acme/close", [h.token("alice"), "--wait-close"])
+            #expect(closing["status"] == .number("200") && closing["closed"] == .bool(true), "an agent that closes ends the stream: \(closing)")
+            let handshakes = Self.handshakes(server).count
+
+            let foreign = try await Self.h2Client(h, "/t/acme/chat", [h.token("bob", tenant: "globex")])
+            #expect(foreign["status"] == .number("401"), "\(foreign)")
+            let anonymous = try await Self.h2Client(h, "/t/acme/chat", ["-"])
+            #expect(anonymous["status"] == .number("401"), "\(anonymous)")
+            let rejected = try await Self.h2Client(h, "/t/acme/reject", [h.token("alice")])
+            #expect(rejected["status"] == .number("403"), "the agent's refusal is relayed: \(rejected)")
+            #expect(Self.handshakes(server).count == handshakes, "a refused CONNECT reached the agent: \(server.output)")
+        }
+    }
 }

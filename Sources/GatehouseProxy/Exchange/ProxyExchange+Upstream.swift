@@ -71,7 +71,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             upstreamHost: conn.instance.hostHeader, preserveHost: tenant.tenant.preserveHost,
             dropAuthorization: tenant.tenant.authorization == .drop, propagated: propagated, assertion: assertion,
             sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID,
-            websocket: upgrade == .websocket)
+            websocket: upgrade == .websocket, webSocketKey: upgrade == .websocket && isHTTP2 ? UpstreamHead.newWebSocketKey() : nil)
         var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)
         UpstreamHead.write(input, into: &out)
         conn.link.write(out)

@@ -29,6 +29,15 @@ enum UpstreamHead {
         /// A WebSocket handshake: `Connection: upgrade` and `Upgrade: websocket` are written
         /// (the client's own, like every hop-by-hop field, are not copied).
         var websocket = false
+        /// The handshake's `Sec-WebSocket-Key`, when Gatehouse makes it: a WebSocket over
+        /// HTTP/2 (RFC 8441) has none, and the upstream's HTTP/1.1 handshake needs one.
+        var webSocketKey: String? = nil
+    }
+
+    /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64 (RFC 6455 4.1).
+    static func newWebSocketKey() -> String {
+        let url = Base64URL.encode(Secrets.randomBytes(16))
+        return String(url.map { $0 == "-" ? "+" : $0 == "_" ? "/" : $0 }) + "=="
     }
 
     static func write(_ input: Input, into buffer: inout ByteBuffer) {
@@ -40,6 +49,7 @@ enum UpstreamHead {
         var bound = 512 + head.bytes.readableBytes + head.fields.count + input.basePath.utf8.count + input.upstreamHost.utf8.count
         bound += input.propagated.readableBytes + (input.assertion?.readableBytes ?? 0) + (input.sessionLines?.readableBytes ?? 0)
         bound += (input.clientIP?.utf8.count ?? 0) + input.scheme.utf8.count + (input.clientHost?.utf8.count ?? 0)
+        bound += input.webSocketKey?.utf8.count ?? 0
         buffer.writeBounded(maxBytes: bound) { out in
             head.withBytes { p in
                 // Fields named in `Connection` are hop-by-hop too — but never framing or Host.
@@ -109,6 +119,11 @@ enum UpstreamHead {
                 }
                 out.crlf()
                 if input.websocket { out.staticString("connection: upgrade\r\nupgrade: websocket\r\n") }
+                if let key = input.webSocketKey {
+                    out.staticString("sec-websocket-key: ")
+                    out.string(key)
+                    out.crlf()
+                }
                 switch input.framing {
                 case .chunked: out.staticString("transfer-encoding: chunked\r\n")
                 case .length(let n):

@@ -205,6 +205,15 @@ struct HTTP2RequestHeadBuilder {
             bytes: bytes, method: isWebSocket ? .get : methodKind, methodRange: method, targetRange: path, minorVersion: 1,
             fields: fields)
         if isWebSocket {
+            // A key the client sent has no meaning on HTTP/2 (RFC 8441 5): Gatehouse makes the
+            // upstream handshake's own.
+            let keys = head.withBytes { p in
+                head.fields.indices.filter { i in
+                    let f = head.fields[i]
+                    return FieldKind.matches(UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)]), "sec-websocket-key")
+                }
+            }
+            for i in keys { head.fields[i].dropped = true }
             // Relayed upstream as an HTTP/1.1 WebSocket handshake: `GET`.
             let start = head.bytes.writerIndex - head.bytes.readerIndex
             head.bytes.writeStaticString("GET")

@@ -309,8 +309,6 @@ final class HTTP2Stream: ExchangeClient {
 
     /// The upstream accepted the WebSocket handshake: client DATA from now on is tunnel bytes.
     func switchedProtocols() {
-        requestDone = false
-        queuedEnd = false
         drainQueue()
     }
 
