@@ -138,7 +138,7 @@ expect_identity() {
 }
 
 # Nothing may answer on our ports yet: a leftover server would be measured instead of ours.
-for port in $UP $UP_H2 $NGX $NGX_H2 $NGX_TLS $HA $HA_H2 $HA_TLS $GH $GH_ADMIN $RELAY $((NGX + CG_OFFSET)) $((HA + CG_OFFSET)) $((GH + CG_OFFSET)) $((RELAY + CG_OFFSET)); do
+for port in $UP $UP_H2 $NGX $NGX_H2 $NGX_TLS $HA $HA_H2 $HA_TLS $GH $GH_ADMIN $RELAY $((NGX + CG_OFFSET)) $((NGX_H2 + CG_OFFSET)) $((HA + CG_OFFSET)) $((HA_H2 + CG_OFFSET)) $((GH + CG_OFFSET)) $((RELAY + CG_OFFSET)); do
   if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/"; then
     echo "something already answers on 127.0.0.1:$port; stop it or set PORT_BASE" >&2
     exit 1
@@ -478,11 +478,13 @@ fi  # THROUGHPUT
 # --- instructions and syscalls per request ----------------------------------------------------------
 if [ "$COSTS" != 1 ]; then exit 0; fi
 
-# N keep-alive requests over 8 connections; fails unless all were 2xx.
+# N keep-alive requests over 8 connections; fails unless all were 2xx. $3 (h1 or h2): HTTP/1.1,
+# or h2c with H2_STREAMS streams at a time on each connection.
 h1_requests() {
-  local out
-  out=$(taskset -c "$LOADGEN_CPU" h2load --h1 -n"$1" -c8 -t1 "${AUTH[@]}" "$2")
-  if ! grep -qE "^status codes: $1 2xx" <<< "$out"; then echo "h2load --h1 saw failures for $2:" >&2; echo "$out" >&2; return 1; fi
+  local out proto=(--h1)
+  if [ "${3:-h1}" = h2 ]; then proto=(-m"$H2_STREAMS"); fi
+  out=$(taskset -c "$LOADGEN_CPU" h2load "${proto[@]}" -n"$1" -c8 -t1 "${AUTH[@]}" "$2")
+  if ! grep -qE "^status codes: $1 2xx" <<< "$out"; then echo "h2load ${proto[*]} saw failures for $2:" >&2; echo "$out" >&2; return 1; fi
 }
 
 # The Ir total of the newest callgrind dump of process $1 (in $WORK/cg.$1.*).
@@ -495,14 +497,14 @@ last_dump_ir() {
 # User-space instructions per request of the server behind $2, running as process $1 under
 # callgrind: counters zeroed, N requests, dump; zeroed, 2N requests, dump; (Ir(2N) - Ir(N)) / N.
 instructions_per_request() {
-  local pid=$1 url=$2 ir1 ir2
-  h1_requests 200 "$url"
+  local pid=$1 url=$2 proto=${3:-h1} ir1 ir2
+  h1_requests 200 "$url" "$proto"
   callgrind_control -z "$pid" > /dev/null
-  h1_requests "$COST_REQUESTS" "$url"
+  h1_requests "$COST_REQUESTS" "$url" "$proto"
   callgrind_control -d "$pid" > /dev/null
   ir1=$(last_dump_ir "$pid")
   callgrind_control -z "$pid" > /dev/null
-  h1_requests $((2 * COST_REQUESTS)) "$url"
+  h1_requests $((2 * COST_REQUESTS)) "$url" "$proto"
   callgrind_control -d "$pid" > /dev/null
   ir2=$(last_dump_ir "$pid")
   awk -v a="$ir1" -v b="$ir2" -v n="$COST_REQUESTS" 'BEGIN { printf "%.0f", (b - a) / n }'
@@ -510,12 +512,12 @@ instructions_per_request() {
 
 # Syscalls per request of process $1 (every thread) while it serves N requests at $2.
 syscalls_per_request() {
-  local pid=$1 url=$2 strace_pid total
-  h1_requests 200 "$url"
+  local pid=$1 url=$2 proto=${3:-h1} strace_pid total
+  h1_requests 200 "$url" "$proto"
   strace -c -f -q -o "$WORK/strace.$pid" -p "$pid" &
   strace_pid=$!
   sleep 1   # strace attaches to every thread before the first request is sent
-  h1_requests "$COST_REQUESTS" "$url"
+  h1_requests "$COST_REQUESTS" "$url" "$proto"
   kill -INT "$strace_pid"; wait "$strace_pid" 2>/dev/null || true
   # The total line: % time, seconds, usecs/call, calls, [errors,] "total".
   total=$(awk '$NF == "total" { print $4 }' "$WORK/strace.$pid")
@@ -540,7 +542,10 @@ CG=(env LD_PRELOAD="$WORK/valgrind-sigsuspend.so" valgrind --tool=callgrind --ca
 strip --strip-debug -o "$WORK/relay.cg" "$RELAY_BIN"
 strip --strip-debug -o "$WORK/gatehouse.cg" "$GATEHOUSE"
 COST_ROWS=()
-declare -A INSTR=() SYSC=()
+declare -A INSTR=() SYSC=() INSTR_H2=() SYSC_H2=()
+# The URL the next cost_row also measures h2c at (empty: HTTP/1.1 only), on the normally running
+# server; its callgrind copy answers h2c at that port + CG_OFFSET.
+H2_COST_URL=
 
 # One row: $1 label, $2 URL, $3 pid of the server running normally (for strace), then the
 # command that starts the same server under callgrind, answering at $2's port + CG_OFFSET.
@@ -549,10 +554,15 @@ cost_row() {
   cg_url=$(sed -E "s/:([0-9]+)\//:$(( $(sed -E 's/.*:([0-9]+)\/.*/\1/' <<< "$url") + CG_OFFSET ))\//" <<< "$url")
   echo "costs: $label" >&2
   SYSC[$label]=$(syscalls_per_request "$pid" "$url")
+  if [ -n "$H2_COST_URL" ]; then SYSC_H2[$label]=$(syscalls_per_request "$pid" "$H2_COST_URL" h2); fi
   taskset -c "$SERVER_CPU" "${CG[@]}" "$@" > /dev/null 2> "$WORK/cg-$RANDOM.log" &
   cg_pid=$!
   wait_200 "$cg_url"
   INSTR[$label]=$(instructions_per_request "$cg_pid" "$cg_url")
+  if [ -n "$H2_COST_URL" ]; then
+    INSTR_H2[$label]=$(instructions_per_request "$cg_pid" \
+      "$(sed -E "s/:([0-9]+)\//:$(( $(sed -E 's/.*:([0-9]+)\/.*/\1/' <<< "$H2_COST_URL") + CG_OFFSET ))\//" <<< "$H2_COST_URL")" h2)
+  fi
   if [ -n "${CG_KEEP:-}" ]; then  # the 2N window's profile, for callgrind_annotate
     mkdir -p "$CG_KEEP"
     cp "$(ls -t "$WORK"/cg."$cg_pid".* | head -1)" "$CG_KEEP/$(tr -c 'A-Za-z0-9\n' '-' <<< "$label").callgrind"
@@ -565,13 +575,15 @@ cost_row() {
 # nginx as one process (no master) and HAProxy on the callgrind ports.
 mkdir -p "$WORK/proxy-cg/logs"
 sed -E -e "s/^daemon off;/daemon off;\nmaster_process off;/" -e "s/listen 127.0.0.1:$NGX;/listen 127.0.0.1:$((NGX + CG_OFFSET));/" \
-  -e "/listen 127.0.0.1:$NGX_H2 http2;/d" -e "/listen 127.0.0.1:$NGX_TLS ssl http2;/d" -e "s#$WORK/proxy/nginx.pid#$WORK/proxy-cg/nginx.pid#" "$WORK/proxy/nginx.conf" > "$WORK/proxy-cg/nginx.conf"
-sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "/bind 127.0.0.1:$HA_H2 proto h2/d" -e "/bind 127.0.0.1:$HA_TLS ssl/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
+  -e "s/listen 127.0.0.1:$NGX_H2 http2;/listen 127.0.0.1:$((NGX_H2 + CG_OFFSET)) http2;/" -e "/listen 127.0.0.1:$NGX_TLS ssl http2;/d" -e "s#$WORK/proxy/nginx.pid#$WORK/proxy-cg/nginx.pid#" "$WORK/proxy/nginx.conf" > "$WORK/proxy-cg/nginx.conf"
+sed -E -e "s/bind 127.0.0.1:$HA\$/bind 127.0.0.1:$((HA + CG_OFFSET))/" -e "s/bind 127.0.0.1:$HA_H2 proto h2/bind 127.0.0.1:$((HA_H2 + CG_OFFSET)) proto h2/" -e "/bind 127.0.0.1:$HA_TLS ssl/d" "$WORK/haproxy.cfg" > "$WORK/haproxy-cg.cfg"
 NGINX_WORKER=$(pgrep -P "${NGINX_PIDS[1]}" | head -1)
 
 cost_row "SwiftNIO byte relay (floor)" "http://127.0.0.1:$RELAY/" "$RELAY_PID" "$WORK/relay.cg" $((RELAY + CG_OFFSET)) "$UP"
+H2_COST_URL="http://127.0.0.1:$NGX_H2/"
 cost_row "nginx reverse proxy, no token check" "http://127.0.0.1:$NGX/" "$NGINX_WORKER" \
   nginx -p "$WORK/proxy-cg" -c nginx.conf -e "$WORK/proxy-cg/error.log"
+H2_COST_URL="http://127.0.0.1:$HA_H2/"
 cost_row "HAProxy 2.6 jwt_verify, every request" "http://127.0.0.1:$HA/" "$HAPROXY_PID" haproxy -db -f "$WORK/haproxy-cg.cfg"
 for pair in "cached|Gatehouse, one token reused (cache)" "nocache|Gatehouse, cache off (verify each)" \
   "cached-noassert|Gatehouse, no assertion, cache" "nocache-noassert|Gatehouse, no assertion, cache off"; do
@@ -583,6 +595,8 @@ for pair in "cached|Gatehouse, one token reused (cache)" "nocache|Gatehouse, cac
   sed -E -e "s/127.0.0.1:$GH\"/127.0.0.1:$((GH + CG_OFFSET))\"/" -e "s/127.0.0.1:$GH_ADMIN\"/127.0.0.1:$((GH_ADMIN + CG_OFFSET))\"/" \
     "$dir/gatehouse.yaml" > "$dir-cg/gatehouse.yaml"
   start_gatehouse "$config"
+  H2_COST_URL=
+  if [ "$config" = cached ] && [ -n "$GATEHOUSE_H2C_URL" ]; then H2_COST_URL="http://127.0.0.1:$GH/t/bench/"; fi
   cost_row "${pair#*|}" "http://127.0.0.1:$GH/t/bench/" "$GATEHOUSE_PID" "$WORK/gatehouse.cg" serve --config "$dir-cg/gatehouse.yaml"
 done
 stop_gatehouse
@@ -595,4 +609,14 @@ printf '| %-38s | %16s | %11s | %17s |\n' "$(rule 38)" "$(rule 15):" "$(rule 10)
 floor=${INSTR["SwiftNIO byte relay (floor)"]}
 for label in "${COST_ROWS[@]}"; do
   printf '| %-38s | %16s | %11s | %17s |\n' "$label" "${INSTR[$label]}" "$(ratio "${INSTR[$label]}" "$floor")" "${SYSC[$label]}"
+done
+
+echo
+echo "Per request, h2c (h2load -c8 -m$H2_STREAMS): user-space instructions and syscalls, measured as above"
+echo
+printf '| %-38s | %16s | %11s | %17s |\n' "server" "instructions/req" "vs HTTP/1.1" "syscalls/req"
+printf '| %-38s | %16s | %11s | %17s |\n' "$(rule 38)" "$(rule 15):" "$(rule 10):" "$(rule 16):"
+for label in "${COST_ROWS[@]}"; do
+  [ -n "${INSTR_H2[$label]:-}" ] || continue
+  printf '| %-38s | %16s | %11s | %17s |\n' "$label" "${INSTR_H2[$label]}" "$(ratio "${INSTR_H2[$label]}" "${INSTR[$label]}")" "${SYSC_H2[$label]}"
 done

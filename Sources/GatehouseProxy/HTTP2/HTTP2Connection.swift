@@ -82,6 +82,14 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
         idleTimer?.cancel()
         idleTimer = nil
         self.context = nil
+        // Streams hold their connection: let them go with it.
+        let open = streams.values
+        streams.removeAll()
+        headStream = nil
+        ready.removeAll()
+        touched.removeAll()
+        drained.removeAll()
+        for stream in open { stream.streamClosed() }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -131,6 +139,10 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
         closing = true
         let open = streams.values
         streams.removeAll()
+        headStream = nil
+        ready.removeAll()
+        touched.removeAll()
+        drained.removeAll()
         for stream in open { stream.streamClosed() }
         context.fireChannelInactive()
     }
@@ -223,6 +235,18 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
 
     func consume(_ id: Int32, _ count: Int) { session.consume(id, count) }
 
+    /// The connection's one response field list, emptied (its storage is reused by every response).
+    private var fieldList = HTTP2FieldList()
+
+    func takeFieldList() -> HTTP2FieldList {
+        var list = HTTP2FieldList(capacity: 0)
+        swap(&list, &fieldList)
+        list.removeAll()
+        return list
+    }
+
+    func returnFieldList(_ list: HTTP2FieldList) { fieldList = list }
+
     func submitResponse(_ id: Int32, fields: inout HTTP2FieldList, hasBody: Bool) -> Bool {
         session.submitResponse(id, fields: &fields, hasBody: hasBody)
     }
@@ -244,11 +268,19 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
         loop.runtime.logger.info("malformed HTTP/2 request refused", metadata: ["reason": "\(message)", "status": "\(status)"])
     }
 
-    /// What nghttp2 has queued goes out now — or at the end of the read in progress.
+    /// What nghttp2 has queued goes out at the end of the read in progress, or once the event
+    /// loop has handled every event of its current turn: answers to several streams that arrive
+    /// in one turn (from as many upstream connections) leave in one write.
     func sendSoon() {
-        guard !inReadBatch else { return }
-        send()
+        guard !inReadBatch, !sendScheduled, let context else { return }
+        sendScheduled = true
+        context.eventLoop.assumeIsolated().execute { [self] in
+            sendScheduled = false
+            send()
+        }
     }
+
+    private var sendScheduled = false
 
     // MARK: - Sending
 

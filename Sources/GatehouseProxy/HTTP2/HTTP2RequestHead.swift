@@ -32,6 +32,7 @@ struct HTTP2RequestHeadBuilder {
     private var scheme: Range<Int>?
     private var protocolName: Range<Int>?
     private var cookies: [Range<Int>] = []
+    private var sawField = false
     private var listBytes = 0
     private let maxListBytes: Int
     private let maxFields: Int
@@ -67,32 +68,34 @@ struct HTTP2RequestHeadBuilder {
         bytes.writeBytes(value)
         let valueRange = valueStart..<(valueStart + value.count)
         if name[0] == UInt8(ascii: ":") {
-            guard fields.isEmpty else {
+            guard !sawField else {
                 failure = .malformed("pseudo-field after a field")
                 return
             }
-            let slot: WritableKeyPath<HTTP2RequestHeadBuilder, Range<Int>?>
+            let repeated: Bool
             if FieldKind.matches(name, ":method") {
-                slot = \.method
+                repeated = method != nil
+                method = valueRange
             } else if FieldKind.matches(name, ":path") {
-                slot = \.path
+                repeated = path != nil
+                path = valueRange
             } else if FieldKind.matches(name, ":authority") {
-                slot = \.authority
+                repeated = authority != nil
+                authority = valueRange
             } else if FieldKind.matches(name, ":scheme") {
-                slot = \.scheme
+                repeated = scheme != nil
+                scheme = valueRange
             } else if FieldKind.matches(name, ":protocol") {
-                slot = \.protocolName
+                repeated = protocolName != nil
+                protocolName = valueRange
             } else {
                 failure = .malformed("unknown pseudo-field")
                 return
             }
-            guard self[keyPath: slot] == nil else {
-                failure = .malformed("repeated pseudo-field")
-                return
-            }
-            self[keyPath: slot] = valueRange
+            if repeated { failure = .malformed("repeated pseudo-field") }
             return
         }
+        sawField = true
         var hash = HTTPBytes.fnvOffset
         var underscore = false
         for b in name {

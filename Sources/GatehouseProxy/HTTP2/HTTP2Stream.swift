@@ -9,31 +9,39 @@ import NIOCore
 /// (`HTTP2Connection`) owns every stream of its connection.
 final class HTTP2Stream: ExchangeClient {
     enum State {
-        /// The header block is being decoded.
-        case receivingHead(HTTP2RequestHeadBuilder)
+        /// The header block is being decoded (into `builder`).
+        case receivingHead
         /// The head is complete; the exchange starts when the connection's read is over (a
         /// stream reset in the same read never reaches an upstream: rapid reset).
-        case ready(HTTP2RequestHeadBuilder, endStream: Bool)
+        case ready
         case running
         /// The exchange (or a refusal) is over; body bytes still coming are dropped.
         case finished
     }
 
     let id: Int32
-    private unowned let connection: HTTP2Connection
-    private(set) var state: State
+    /// Strong: a stream lives only while its connection holds it (`HTTP2Connection.streams`,
+    /// emptied when a stream or the connection closes), so there is no lasting cycle — and no
+    /// `unowned` check on every call into the connection.
+    private let connection: HTTP2Connection
+    private(set) var state = State.receivingHead
+    /// The request's fields as they are decoded (a stored property of its own, mutated in place).
+    private var builder: HTTP2RequestHeadBuilder?
+    private var headEndedStream = false
     private var exchange: ProxyExchange?
     /// Extended CONNECT: the upstream's `101` becomes `200`, then DATA both ways.
     private var isWebSocket = false
 
     // Request body not yet taken by the exchange (and not yet acknowledged to the client).
-    private var queued = CircularBuffer<ByteBuffer>()
+    private var queued: [ByteBuffer] = []
     private var queuedEnd = false
     private(set) var requestDone = false
     private var upstreamBlocked = false
 
     // Response.
-    private var outgoing = CircularBuffer<ByteBuffer>()
+    private var outgoing: [ByteBuffer] = []
+    /// Bytes of `outgoing[0]` already given to nghttp2.
+    private var outgoingOffset = 0
     private var outgoingBytes = 0
     private var responseEnded = false
     /// nghttp2 found no DATA ready and waits for `resumeData`.
@@ -56,29 +64,28 @@ final class HTTP2Stream: ExchangeClient {
     init(id: Int32, connection: HTTP2Connection, builder: HTTP2RequestHeadBuilder) {
         self.id = id
         self.connection = connection
-        self.state = .receivingHead(builder)
+        self.builder = builder
     }
 
     // MARK: - From the connection (nghttp2 callbacks)
 
     func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        guard case .receivingHead(var builder) = state else { return }
-        state = .finished  // no copy of the builder while it grows
-        builder.add(name: name, value: value)
-        state = .receivingHead(builder)
+        builder?.add(name: name, value: value)
     }
 
     func headComplete(endStream: Bool) {
-        guard case .receivingHead(let builder) = state else { return }
-        state = .ready(builder, endStream: endStream)
+        guard case .receivingHead = state else { return }
+        state = .ready
+        headEndedStream = endStream
         requestDone = endStream
     }
 
     /// Starts the exchange (after the read the head came in).
     func start(loop: LoopContext, scheme: String, clientIP: String?) {
-        guard case .ready(var builder, let endStream) = state else { return }
+        guard case .ready = state, var builder else { return }
+        self.builder = nil
         state = .running
-        switch builder.build(endStream: endStream) {
+        switch builder.build(endStream: headEndedStream) {
         case .failure(.tooLarge):
             refuse(.requestHeaderFieldsTooLarge, "headers_too_large", "the request's header fields are too large")
         case .failure(.malformed(let message)):
@@ -146,7 +153,8 @@ final class HTTP2Stream: ExchangeClient {
     private func drainQueue() {
         guard let exchange else { return }
         var taken = 0
-        while exchange.wantsBody, !upstreamBlocked, let data = queued.popFirst() {
+        while exchange.wantsBody, !upstreamBlocked, !queued.isEmpty {
+            let data = queued.removeFirst()
             taken += data.readableBytes
             exchange.requestBody(data)
         }
@@ -164,11 +172,17 @@ final class HTTP2Stream: ExchangeClient {
 
     /// The stream closed (answered and ended, or reset by either side).
     func streamClosed() {
+        // Closed because both sides ended (the answer's last frame just went out while the
+        // exchange was writing it): the exchange finishes by itself. Anything else is the
+        // client going away.
+        let completed = endSent && requestDone && queued.isEmpty && !queuedEnd
         closed = true
         state = .finished
+        builder = nil
         queued.removeAll()
         outgoing.removeAll()
         outgoingBytes = 0
+        if completed { return }
         if let exchange {
             self.exchange = nil
             exchange.clientGone()
@@ -178,19 +192,22 @@ final class HTTP2Stream: ExchangeClient {
     /// DATA for nghttp2: up to `buffer.count` bytes of what is queued.
     func body(into buffer: UnsafeMutableRawBufferPointer) -> (count: Int, end: Bool)? {
         var count = 0
-        while count < buffer.count, var first = outgoing.first {
-            let n = min(first.readableBytes, buffer.count - count)
-            first.withUnsafeReadableBytes { p in
-                UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + n)]).copyMemory(from: UnsafeRawBufferPointer(rebasing: p[0..<n]))
+        var taken = 0
+        while count < buffer.count, taken < outgoing.count {
+            let part = outgoing[taken]
+            let n = min(part.readableBytes - outgoingOffset, buffer.count - count)
+            part.withUnsafeReadableBytes { p in
+                UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + n)])
+                    .copyMemory(from: UnsafeRawBufferPointer(rebasing: p[outgoingOffset..<(outgoingOffset + n)]))
             }
             count += n
-            if n == first.readableBytes {
-                outgoing.removeFirst()
-            } else {
-                first.moveReaderIndex(forwardBy: n)
-                outgoing[outgoing.startIndex] = first
+            outgoingOffset += n
+            if outgoingOffset == part.readableBytes {
+                taken += 1
+                outgoingOffset = 0
             }
         }
+        if taken > 0 { outgoing.removeFirst(taken) }
         outgoingBytes -= count
         if reportedFull, outgoingBytes < Self.highWater / 2 { connection.becameWritable(self) }
         let end = responseEnded && outgoing.isEmpty
@@ -221,14 +238,13 @@ final class HTTP2Stream: ExchangeClient {
             // RFC 8441 5: the tunnel is accepted with a 2xx; the HTTP/1.1 handshake's fields stay behind.
             status = 200
         }
-        var fields = HTTP2FieldList()
+        var fields = connection.takeFieldList()
         fields.add(":status", decimal: status)
         if let upstream = head.upstream {
+            // Connection-specific fields (RFC 9113 8.2.2) are hop-by-hop: already marked dropped.
             upstream.withBytes { p in
                 for f in upstream.fields where !f.dropped {
                     let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
-                    // Connection-specific fields do not exist in HTTP/2 (RFC 9113 8.2.2).
-                    if Self.isConnectionSpecific(name) { continue }
                     if isWebSocket, FieldKind.matches(name, "sec-websocket-accept") { continue }
                     fields.add(name: name, value: UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
                 }
@@ -239,7 +255,7 @@ final class HTTP2Stream: ExchangeClient {
             if lower == "connection" || lower == "transfer-encoding" || lower == "upgrade" { continue }
             fields.add(lower, value)
         }
-        if let id = head.requestID { fields.add("x-request-id", id.string) }
+        if let id = head.requestID { fields.add("x-request-id", requestID: id) }
         if case .length(let n) = head.framing { fields.add("content-length", decimal: n) }
         let hasBody: Bool
         if case .none = head.framing, !(isWebSocket && status == 200) { hasBody = false } else { hasBody = true }
@@ -251,14 +267,9 @@ final class HTTP2Stream: ExchangeClient {
             responseEnded = true
             endSent = true
         }
-        if !connection.submitResponse(id, fields: &fields, hasBody: hasBody) { abort() }
-    }
-
-    private static func isConnectionSpecific(_ name: UnsafeRawBufferPointer) -> Bool {
-        switch FieldKind.classify(name) {
-        case .connection, .keepAlive, .proxyConnection, .transferEncoding, .upgrade: return true
-        default: return false
-        }
+        let submittedOK = connection.submitResponse(id, fields: &fields, hasBody: hasBody)
+        connection.returnFieldList(fields)
+        if !submittedOK { abort() }
     }
 
     func writeBody(_ data: ByteBuffer) {

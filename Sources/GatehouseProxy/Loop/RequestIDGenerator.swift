@@ -42,18 +42,24 @@ enum RequestIDBytes {
     /// Writes the id's characters: at most 128 bytes (`isSane`), 16 when generated.
     func write(into out: inout BoundedWriter) {
         switch self {
-        case .generated(var v):
+        case .generated:
             var digits: (UInt64, UInt64) = (0, 0)
             withUnsafeMutableBytes(of: &digits) { d in
-                let hex = Self.hex.utf8Start
-                for i in (0..<16).reversed() {
-                    d[i] = hex[Int(v & 0xF)]
-                    v >>= 4
-                }
+                writeHex(into: d)
                 out.bytes(UnsafeRawBufferPointer(d))
             }
         case .client(let bytes):
             bytes.withUnsafeBytes { out.bytes($0) }
+        }
+    }
+
+    /// A generated id's 16 hex characters into `d` (16 bytes); nothing for a client's id.
+    func writeHex(into d: UnsafeMutableRawBufferPointer) {
+        guard case .generated(var v) = self else { return }
+        let hex = Self.hex.utf8Start
+        for i in (0..<16).reversed() {
+            d[i] = hex[Int(v & 0xF)]
+            v >>= 4
         }
     }
 
