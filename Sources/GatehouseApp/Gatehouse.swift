@@ -182,6 +182,7 @@ public final class Gatehouse: Sendable {
                 "listen": "\(settings.listen.host):\(data)", "admin": "\(settings.adminListen.host):\(adminPort)",
                 "tenants": "\(snapshot.tenants.count)",
             ])
+        for warning in ConfigWarnings.of(snapshot) { logger.warning("configuration warning", metadata: ["warning": "\(warning)"]) }
         let keySets = self.keySets
         let refresh = Task.detached {
             while !Task.isCancelled {

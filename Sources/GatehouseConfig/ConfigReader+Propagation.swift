@@ -68,7 +68,7 @@ extension ConfigReader {
             var seen: Set<String> = []
             var rules: [SessionRule] = []
             for (i, item) in items.enumerated() {
-                guard let fields = r.object(item, at: path.index(i), allowed: ["header", "issued_by"]) else { continue }
+                guard let fields = r.object(item, at: path.index(i), allowed: ["header", "issued_by", "argument"]) else { continue }
                 let headerPath = fields.path("header")
                 var header = r.required(fields, "header").flatMap { r.string($0, at: headerPath, maxBytes: InputLimits.maxNameBytes) }
                 if let name = header {
@@ -90,7 +90,17 @@ extension ConfigReader {
                     }
                 }
                 let issuedBy = r.required(fields, "issued_by").flatMap { r.issuedBy($0, at: fields.path("issued_by")) }
-                if let header, let issuedBy { rules.append(SessionRule(header: header, issuedBy: issuedBy)) }
+                var argument: String?
+                if let v = fields["argument"], let name = r.string(v, at: fields.path("argument"), maxBytes: 128) {
+                    if name.isEmpty || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                        r.fail(fields.path("argument"), "must be a tool argument's name")
+                    } else if issuedBy == .server {
+                        r.fail(fields.path("argument"), "is for client-issued ids (issued_by: client): a tool argument is what the client sends")
+                    } else {
+                        argument = name
+                    }
+                }
+                if let header, let issuedBy { rules.append(SessionRule(header: header, issuedBy: issuedBy, argument: argument)) }
             }
             return rules
         }

@@ -5,7 +5,7 @@ import GatehouseCore
 extension ConfigReader {
     static let tenantKeys: Set<String> = [
         "id", "display_name", "match", "idps", "upstreams", "preserve_host", "propagate", "authorization", "sessions",
-        "session_idle_ttl_seconds", "oauth", "limits",
+        "session_idle_ttl_seconds", "oauth", "limits", "mcp",
     ]
 
     mutating func tenant(_ root: JSONValue, fileStem: String, sourceFile: String, settings: GatehouseSettings) -> Tenant? {
@@ -31,12 +31,13 @@ extension ConfigReader {
         } ?? 3600
         let oauth = fields["oauth"].flatMap { oauthSettings($0, at: fields.path("oauth")) }
         let limits = fields["limits"].flatMap { tenantLimits($0, at: fields.path("limits")) } ?? TenantLimits()
+        let mcp = fields["mcp"].flatMap { mcpPolicy($0, at: fields.path("mcp")) }
 
         guard let id, let upstreams, let propagate, let sessions else { return nil }
         return Tenant(
             id: id, displayName: displayName ?? id.rawValue, match: match, idps: idps, upstreams: upstreams,
             preserveHost: preserveHost, propagate: propagate, authorization: authorization, sessions: sessions,
-            sessionIdleTTLSeconds: idleTTL, oauth: oauth, limits: limits, sourceFile: sourceFile)
+            sessionIdleTTLSeconds: idleTTL, oauth: oauth, limits: limits, mcp: mcp, sourceFile: sourceFile)
     }
 
     private mutating func tenantID(_ value: JSONValue, at path: FieldPath, fileStem: String) -> TenantID? {

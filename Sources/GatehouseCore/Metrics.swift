@@ -186,6 +186,9 @@ public struct GatehouseMetrics: Sendable {
     public let sessionRejections: Counter
     /// labels: result (ok | error)
     public let configReloads: Counter
+    /// labels: tenant, method (a known MCP method, `notification`, `response`, `batch` or `other`),
+    /// outcome (allowed | tool_forbidden | insufficient_scope | invalid_request | too_large)
+    public let mcpCalls: Counter
 
     public init(registry: MetricsRegistry = MetricsRegistry()) {
         self.registry = registry
@@ -199,5 +202,7 @@ public struct GatehouseMetrics: Sendable {
         sessionBindings = registry.gauge("gatehouse_session_bindings_active", help: "Active session bindings by tenant.", labels: ["tenant"])
         sessionRejections = registry.counter("gatehouse_session_rejections_total", help: "Session-binding rejections by tenant and reason.", labels: ["tenant", "reason"])
         configReloads = registry.counter("gatehouse_config_reloads_total", help: "Configuration reloads by result.", labels: ["result"])
+        mcpCalls = registry.counter(
+            "gatehouse_mcp_calls_total", help: "MCP requests on MCP-aware tenants by method and policy outcome.", labels: ["tenant", "method", "outcome"])
     }
 }

@@ -78,10 +78,16 @@ public struct SessionRule: Sendable, Hashable {
 
     public var header: String
     public var issuedBy: IssuedBy
+    /// MCP-aware tenants: the `tools/call` argument the header mirrors (`Mcp-Param-<Name>` of
+    /// 2026-07-28 for an argument annotated `x-mcp-header`). The session id is read from the
+    /// argument when the header is absent (a 2025-11-25 client sends no such header), and the
+    /// two must agree when both are sent (docs/mcp.md "Handles bound to their user").
+    public var argument: String?
 
-    public init(header: String, issuedBy: IssuedBy) {
+    public init(header: String, issuedBy: IssuedBy, argument: String? = nil) {
         self.header = header
         self.issuedBy = issuedBy
+        self.argument = argument
     }
 }
 
@@ -136,6 +142,8 @@ public struct Tenant: Sendable, Hashable {
     public var sessionIdleTTLSeconds: Int
     public var oauth: OAuthSettings?
     public var limits: TenantLimits
+    /// MCP-aware handling (`mcp:`): nil for a tenant that does not declare it.
+    public var mcp: MCPPolicy?
     /// The file this tenant came from (for messages).
     public var sourceFile: String
 
@@ -154,7 +162,7 @@ public struct Tenant: Sendable, Hashable {
         upstreams: [Upstream], preserveHost: Bool = false, propagate: [PropagationRule] = Tenant.defaultPropagation,
         authorization: AuthorizationMode = .passthrough, sessions: [SessionRule] = Tenant.defaultSessions,
         sessionIdleTTLSeconds: Int = 3600, oauth: OAuthSettings? = nil, limits: TenantLimits = TenantLimits(),
-        sourceFile: String = ""
+        mcp: MCPPolicy? = nil, sourceFile: String = ""
     ) {
         self.id = id
         self.displayName = displayName
@@ -168,6 +176,7 @@ public struct Tenant: Sendable, Hashable {
         self.sessionIdleTTLSeconds = sessionIdleTTLSeconds
         self.oauth = oauth
         self.limits = limits
+        self.mcp = mcp
         self.sourceFile = sourceFile
     }
 }

@@ -96,22 +96,5 @@ enum ClaimChecks {
         return out
     }
 
-    static func holds(_ rule: ClaimRule, in claims: ScannedObject) -> Bool {
-        guard let value = rule.claim.resolve(in: claims) else { return false }
-        switch rule.kind {
-        case .equals(let expected): return value.semanticallyEquals(expected)
-        case .contains(let s): return contains(value, s)
-        case .containsAny(let list): return list.contains { contains(value, $0) }
-        }
-    }
-
-    /// An array holding the string, or a string equal to it or holding it as a space-separated word.
-    /// Numbers are not strings: `contains: "5"` does not match `[5]`.
-    private static func contains(_ value: JSONValue, _ s: String) -> Bool {
-        switch value {
-        case .array(let items): return items.contains(.string(s))
-        case .string(let text): return text == s || text.split(separator: " ").contains { $0 == s }
-        default: return false
-        }
-    }
+    static func holds(_ rule: ClaimRule, in claims: ScannedObject) -> Bool { rule.holds(in: claims) }
 }

@@ -32,23 +32,25 @@ struct LocalResponse {
     }
 
     /// 401 / 403 / 503 for an authentication failure, with RFC 6750 `WWW-Authenticate`
-    /// pointing at the tenant's Protected Resource Metadata (RFC 9728).
-    static func authFailure(_ failure: AuthError, resourceMetadataURL: String) -> LocalResponse {
+    /// pointing at the tenant's Protected Resource Metadata (RFC 9728). `scopes`: what the
+    /// tenant requires, named in a 401's challenge so that a client (an MCP client in
+    /// particular) knows what to ask its authorization server for.
+    static func authFailure(_ failure: AuthError, resourceMetadataURL: String, scopes: [String] = []) -> LocalResponse {
         let prm = "resource_metadata=\"\(resourceMetadataURL)\""
+        let scopeParameter = scopes.isEmpty ? "" : ", scope=\"\(scopeList(scopes))\""
         var headers = ResponseFields()
         switch failure.kind {
         case .missingToken:
-            headers.add(name: "www-authenticate", value: "Bearer realm=\"gatehouse\", \(prm)")
+            headers.add(name: "www-authenticate", value: "Bearer realm=\"gatehouse\"\(scopeParameter), \(prm)")
             return error(.unauthorized, "unauthorized", "a bearer token is required", headers: headers, reason: failure.reason)
         case .invalidToken:
             let description = describe(failure.reason)
             headers.add(
                 name: "www-authenticate",
-                value: "Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"\(description)\", \(prm)")
+                value: "Bearer realm=\"gatehouse\", error=\"invalid_token\", error_description=\"\(description)\"\(scopeParameter), \(prm)")
             return error(.unauthorized, "invalid_token", description, headers: headers, reason: failure.reason)
         case .insufficientScope(let required):
-            let scope = required.filter { s in s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C } }
-                .joined(separator: " ")
+            let scope = scopeList(required)
             headers.add(
                 name: "www-authenticate",
                 value: "Bearer realm=\"gatehouse\", error=\"insufficient_scope\", scope=\"\(scope)\", \(prm)")
@@ -59,6 +61,11 @@ struct LocalResponse {
                 .serviceUnavailable, "temporarily_unavailable", "the identity provider's keys are unavailable", headers: headers,
                 reason: failure.reason)
         }
+    }
+
+    /// Scope tokens for a quoted parameter: anything that could break out of the quotes is left out.
+    static func scopeList(_ scopes: [String]) -> String {
+        scopes.filter { s in !s.isEmpty && s.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != 0x22 && $0 != 0x5C } }.joined(separator: " ")
     }
 
     /// A fixed, token-free description per reason: the client learns what class of problem

@@ -12,9 +12,13 @@ public struct Elicitation: Sendable, Hashable {
     }
 }
 
-/// Spots MCP URL-mode elicitation errors (JSON-RPC error `-32042` carrying
-/// `data.elicitations[].elicitationId` and `url`) in a response as it streams past, without
-/// holding the stream back: bytes are copied aside, never delayed.
+/// Spots MCP URL-mode elicitations in a response as it streams past, without holding the stream
+/// back (bytes are copied aside, never delayed), in both protocol versions:
+///
+/// - 2025-11-25: the JSON-RPC error `-32042` carrying `data.elicitations[].elicitationId` and `url`;
+/// - 2026-07-28: a result with `resultType: "input_required"` whose `inputRequests` map an id to
+///   an `elicitation/create` request in URL mode (`params.mode: "url"`, `params.url`): the map's
+///   key is the elicitation's id.
 ///
 /// - `application/json`: a bounded copy of the body (≤ `maxDocumentBytes`; a bigger body is
 ///   given up silently) is parsed by `finish()`. Single response or batch array.
@@ -190,12 +194,14 @@ public final class ElicitationScanner {
         eventTooLarge = false
     }
 
-    /// The error code, as it appears in the JSON text: documents without it are not parsed,
-    /// which keeps the cost of ordinary traffic (every SSE token chunk) to one byte search.
+    /// The error code and the 2026 result type, as they appear in the JSON text: documents with
+    /// neither are not parsed, which keeps the cost of ordinary traffic (every SSE token chunk)
+    /// to a byte search.
     private static let marker = Array("-32042".utf8)
+    private static let inputRequiredMarker = Array("input_required".utf8)
 
     private func scan(_ document: ArraySlice<UInt8>) {
-        guard found.count < Self.maxResults, Self.contains(document, Self.marker),
+        guard found.count < Self.maxResults, Self.contains(document, Self.marker) || Self.contains(document, Self.inputRequiredMarker),
             let value = try? JSONParser.parse(document, limits: JSONParser.Limits(maxDepth: 32, maxBytes: Self.maxDocumentBytes))
         else { return }
         if case .array(let batch) = value {
@@ -206,6 +212,18 @@ public final class ElicitationScanner {
     }
 
     private func collect(_ message: JSONValue) {
+        if let result = message["result"], result["resultType"]?.stringValue == "input_required",
+            case .object(let requests)? = result["inputRequests"]
+        {
+            for (id, request) in requests.sorted(by: { $0.key < $1.key }) where found.count < Self.maxResults {
+                guard request["method"]?.stringValue == "elicitation/create", let params = request["params"],
+                    params["mode"]?.stringValue == "url", let url = params["url"]?.stringValue, !id.isEmpty,
+                    let parsed = ParsedURL(url), parsed.scheme == "https" || parsed.scheme == "http"
+                else { continue }
+                found.append(Elicitation(elicitationID: id, url: url))
+            }
+            return
+        }
         guard let error = message["error"], error["code"]?.doubleValue == -32042,
             let list = error["data"]?["elicitations"]?.arrayValue
         else { return }

@@ -59,6 +59,7 @@ case "check":
     guard let path = configPath(arguments.dropFirst()) else { fail(usage()) }
     switch ConfigLoader.load(configFile: path, environment: environment) {
     case .success(let snapshot):
+        for warning in ConfigWarnings.of(snapshot) { print(warning) }
         print("ok: \(snapshot.tenants.count) tenants")
     case .failure(let problems):
         for p in problems { print(p.description) }

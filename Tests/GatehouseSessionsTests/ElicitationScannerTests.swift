@@ -1,3 +1,4 @@
+import Foundation
 import GatehouseCore
 import Testing
 
@@ -219,5 +220,23 @@ struct SplitMix: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+extension ElicitationScannerTests {
+    // MARK: - 2026-07-28: the input-required result
+
+    static let inputRequired = #"{"jsonrpc":"2.0","id":1,"result":{"inputRequests":{"connect-1":{"method":"elicitation/create","params":{"message":"Authorize","mode":"url","url":"https://auth.example/authorize?e=connect-1"}},"form-1":{"method":"elicitation/create","params":{"mode":"form","message":"Name?","requestedSchema":{}}},"bad":{"method":"elicitation/create","params":{"mode":"url","url":"javascript:alert(1)"}},"other":{"method":"sampling/createMessage","params":{"mode":"url","url":"https://x.example"}}},"requestState":"v1.opaque","resultType":"input_required"}}"#
+
+    @Test("an input-required result's URL elicitations are found, keyed by their id, in JSON and SSE")
+    func inputRequiredResults() {
+        let expected = [Elicitation(elicitationID: "connect-1", url: "https://auth.example/authorize?e=connect-1")]
+        #expect(Self.scan("application/json", Self.inputRequired) == expected)
+        let sse = "event: message\r\ndata: " + Self.inputRequired + "\r\n\r\n"
+        let bytes = Array(sse.utf8)
+        #expect(Self.scan("text/event-stream", [Array(bytes[0..<50]), Array(bytes[50...])]) == expected)
+        // A complete result of the same shape is not an elicitation.
+        let complete = Self.inputRequired.replacingOccurrences(of: "input_required", with: "complete")
+        #expect(Self.scan("application/json", complete).isEmpty)
     }
 }

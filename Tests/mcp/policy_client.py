@@ -10,8 +10,10 @@ adds an HTTP header to every request (repeatable).
 ACTION:
     list                  {"tools": [names]}
     call TOOL JSON_ARGS   {"result": <text, or the object it encodes>, "is_error": bool}.
-                          Lists the tools first (unless --no-list) so that arguments annotated
-                          x-mcp-header are mirrored into Mcp-Param-* headers at 2026-07-28. A URL
+                          Lists the tools first (unless --no-list; a refused listing is ignored)
+                          so that arguments annotated x-mcp-header are mirrored into Mcp-Param-*
+                          headers at 2026-07-28; without that listing the SDK sends the call
+                          without them, gets 400/-32020, lists the tools and resends once. A URL
                           elicitation the server asks for in an input-required result is accepted.
                           Sends a progress token; "progress": n is added when n notifications arrived.
     elicit                calls connect_account without resolving what it asks and reports the URL
@@ -105,7 +107,7 @@ async def run(args, watch: dict) -> dict:
             if args.action == "list":
                 return {"tools": [tool.name for tool in (await client.list_tools()).tools]}
             if args.action == "call":
-                return await call(client, args.args[0], json.loads(args.args[1]), listed=not args.no_list)
+                return await call(client, args.args[0], json.loads(args.args[1]), not args.no_list, watch)
             if args.action == "prompt":
                 result = await client.get_prompt(args.args[0], json.loads(args.args[1]))
                 return {"result": [getattr(m.content, "text", None) for m in result.messages]}
@@ -115,9 +117,13 @@ async def run(args, watch: dict) -> dict:
             return await elicit(client)
 
 
-async def call(client: Client, tool: str, arguments: dict, listed: bool) -> dict:
+async def call(client: Client, tool: str, arguments: dict, listed: bool, watch: dict) -> dict:
     if listed:
-        await client.list_tools()  # remembers which arguments to mirror into Mcp-Param-* headers
+        try:
+            await client.list_tools()  # remembers which arguments to mirror into Mcp-Param-* headers
+        except MCPError:
+            pass  # a proxy may refuse tools/list yet allow the call: try the call regardless
+        watch.pop("http", None)  # report the call's own HTTP failure, not the listing's
     notes = []
 
     async def on_progress(progress, total, message):

@@ -47,6 +47,7 @@ import json
 import os
 import signal
 import sys
+import urllib.parse
 import uuid
 from typing import Annotated
 
@@ -121,7 +122,8 @@ def build_server() -> MCPServer:
             if getattr(answer, "action", None) == "accept":
                 return "connected"
         elicitation_id = f"connect-{uuid.uuid4().hex[:12]}"
-        url = f"{AUTHORIZE_URL}?elicitation={elicitation_id}&user={headers.get('x-user-id') or 'anonymous'}"
+        query = urllib.parse.urlencode({"elicitation": elicitation_id, "user": headers.get("x-user-id") or "anonymous"})
+        url = f"{AUTHORIZE_URL}?{query}"
         message = "Authorize access to your account"
         if ctx.protocol_version in MODERN_PROTOCOL_VERSIONS:
             # 2026-07-28: the elicitation rides the result; its id is the inputRequests key.

@@ -76,7 +76,7 @@ extension ProxyExchange {
                 ])
         }
         let prm = ProtectedResourceMetadata.url(scheme: scheme, host: host, tenant: tenant)
-        respondLocally(.authFailure(failure, resourceMetadataURL: prm), close: false)
+        respondLocally(.authFailure(failure, resourceMetadataURL: prm, scopes: tenant?.scopesSupported ?? []), close: false)
     }
 
     // MARK: - After authentication
@@ -120,6 +120,11 @@ extension ProxyExchange {
             }
             rateAdmitted = true
         }
+        if readsMCPBody(tenant) {
+            // Before any session is bound or looked up: a refused call leaves nothing behind.
+            collectMCPBody()
+            return
+        }
         let unseen = unseenServerSessions(tenant: tenant)
         if !unseen.isEmpty {
             fetchSessionsThenContinue(unseen, principal: principal)
@@ -149,17 +154,9 @@ extension ProxyExchange {
         attempts = order
         attemptIndex = 0
         if newBindings.isEmpty {
-            if isHTTP2 {
-                // After the frames already read on this connection: a reset among them ends this
-                // stream first, and nothing of it goes upstream.
-                stage = .connecting
-                loop.eventLoop.assumeIsolated().execute {
-                    guard self.stage == .connecting, self.client?.isServing(self) == true else { return }
-                    self.connectNext()
-                }
-            } else {
-                connectNext()
-            }
+            // (An HTTP/2 stream starts only once the read it came in is processed whole: a reset
+            // in that read ended it before it got here.)
+            connectNext()
         } else {
             persistThenConnect(newBindings)
         }

@@ -59,7 +59,14 @@ extension ProxyExchange {
         var strings = head.methodName.utf8.count + loggedPath.utf8.count
         strings += (tenantID?.utf8.count ?? 4) + (upstreamName?.utf8.count ?? 4)
         strings += (reason?.utf8.count ?? 0) + (subject?.utf8.count ?? 0)
-        let maxBytes = 400 + 128 + BoundedWriter.jsonBound(strings)
+        // MCP fields: the client's text, cut to a loggable length.
+        let mcp = mcpAudit
+        let mcpMethod = mcp?.method.map { Self.loggable($0) }
+        let mcpTool = mcp?.tool.map { Self.loggable($0) }
+        let mcpVersion = mcp?.protocolVersion.map { Self.loggable($0) }
+        strings += (mcpMethod?.utf8.count ?? 0) + (mcpTool?.utf8.count ?? 0) + (mcpVersion?.utf8.count ?? 0)
+        strings += (mcp?.outcome.utf8.count ?? 0) + (mcp?.rule?.utf8.count ?? 0)
+        let maxBytes = 400 + 128 + (mcp == nil ? 0 : 192) + BoundedWriter.jsonBound(strings)
         log.appendLine { buffer in
             buffer.writeBounded(maxBytes: maxBytes) { out in
                 out.staticString("{\"time\":\"")
@@ -95,9 +102,40 @@ extension ProxyExchange {
                     out.staticString(",\"sub\":")
                     out.jsonString(subject)
                 }
+                if let mcp {
+                    out.staticString(",\"mcp_method\":")
+                    if let mcpMethod { out.jsonString(mcpMethod) } else { out.staticString("null") }
+                    if let mcpTool {
+                        out.staticString(",\"mcp_tool\":")
+                        out.jsonString(mcpTool)
+                    }
+                    out.staticString(",\"mcp_protocol_version\":")
+                    if let mcpVersion { out.jsonString(mcpVersion) } else { out.staticString("null") }
+                    out.staticString(",\"mcp_outcome\":")
+                    out.jsonString(mcp.outcome)
+                    if let rule = mcp.rule {
+                        out.staticString(",\"mcp_rule\":")
+                        out.jsonString(rule)
+                    }
+                    if mcpToolsRemoved > 0 {
+                        out.staticString(",\"mcp_tools_removed\":")
+                        out.decimal(mcpToolsRemoved)
+                    }
+                }
                 out.staticString("}\n")
             }
         }
+    }
+
+    /// Client text in a log line: at most 256 bytes (whole characters).
+    static func loggable(_ text: String) -> String {
+        guard text.utf8.count > 256 else { return text }
+        var out = ""
+        for c in text {
+            if out.utf8.count + c.utf8.count > 256 { break }
+            out.append(c)
+        }
+        return out
     }
 
     /// The path as logged: a flow's start handle is a bearer secret (it mints that flow's

@@ -277,7 +277,7 @@ extension ProxyExchange {
                 self.respondLocally(.error(.serviceUnavailable, "store_unavailable", "the session store is unavailable"), close: true)
                 return
             }
-            self.client?.writeHead(head, body: nil)
+            self.sendResponseHead(head)
             if head.status == 101 { self.switchProtocols() }
             for part in parts {
                 switch part {

@@ -75,6 +75,11 @@ extension ProxyExchange: UpstreamLinkDelegate {
         var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)
         UpstreamHead.write(input, into: &out)
         conn.link.write(out)
+        if let body = mcpBody {
+            // An MCP body, read whole before the policy decided: it goes with its head.
+            mcpBody = nil
+            if body.readableBytes > 0 { conn.link.write(body) }
+        }
         if !requestEnded {
             if let expect = head.first(.expect), head.valueEquals(expect, "100-continue") {
                 // The client waits for a go-ahead before sending its body; the upstream never saw
@@ -102,18 +107,33 @@ extension ProxyExchange: UpstreamLinkDelegate {
         clientFraming = framing
         if case .untilClose = framing { closeAfter = true }
         let switching = response.status == 101
-        let outgoing = OutgoingHead(
+        var outgoing = OutgoingHead(
             status: response.status, upstream: response, extra: switching ? Self.switchingFields : [], framing: framing,
             close: closeAfter && !switching, requestID: response.first(.xRequestID) == nil ? requestID : nil)
         if !switching { startElicitationScan(response) }
+        if filtersToolsList, !startToolsListFilter(response, outgoing: &outgoing) {
+            refuseUnfilterableToolsList()
+            return
+        }
+        outgoing.close = closeAfter && !switching
         responseHeadSent = true
         let newBindings = sessionsAfterResponse(response, instance: conn.instance)
         if !newBindings.isEmpty {
             holdResponse(outgoing, until: newBindings)
             return
         }
-        client.writeHead(outgoing, body: nil)
+        sendResponseHead(outgoing)
         if switching { switchProtocols() }
+    }
+
+    /// The response head to the client — unless a `tools/list` answer holds it until its body is
+    /// rewritten.
+    func sendResponseHead(_ outgoing: OutgoingHead) {
+        if toolsFilter?.mode == .json {
+            toolsFilterHead = outgoing
+            return
+        }
+        client?.writeHead(outgoing, body: nil)
     }
 
     /// The hop-by-hop fields of a `101` to a WebSocket handshake, written by Gatehouse.
@@ -175,11 +195,17 @@ extension ProxyExchange: UpstreamLinkDelegate {
     }
 
     func relayBody(_ data: ByteBuffer) {
-        bytesOut += data.readableBytes
         if let scanner {
             scanner.feed(data.readableBytesView)
             recordElicitations(scanner.drain())
         }
+        var data = data
+        if toolsFilter != nil {
+            guard let filtered = filterToolsList(data) else { return }
+            data = filtered
+            guard data.readableBytes > 0 else { return }
+        }
+        bytesOut += data.readableBytes
         client?.writeBody(data)
     }
 
@@ -189,6 +215,9 @@ extension ProxyExchange: UpstreamLinkDelegate {
             return
         }
         if let scanner { recordElicitations(scanner.finish()) }
+        if toolsFilter != nil {
+            guard finishToolsList() else { return }
+        }
         responseEnded = true
         if requestEnded {
             responseFinishedWithUpstream()

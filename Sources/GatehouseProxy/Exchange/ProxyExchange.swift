@@ -44,7 +44,8 @@ final class ProxyExchange {
     let config: CompiledConfig
     let configGeneration: Int
     var head: RequestHead
-    let framing: RequestFraming
+    /// How the request body is framed (an MCP body read whole goes upstream with its length).
+    var framing: RequestFraming
     let scheme: String
     let clientIP: String?
     let isHTTP2: Bool
@@ -93,6 +94,18 @@ final class ProxyExchange {
     var upgrade = Admission.Upgrade.none
     /// The upstream switched protocols: bytes are relayed both ways until either side closes.
     var tunnel = false
+
+    // MCP (docs/mcp.md): the body read whole, what it says, and how the policy answered.
+    var collectingMCP = false
+    var mcpChecked = false
+    var mcpBody: ByteBuffer?
+    var mcpRequest: MCPRequest?
+    var mcpAudit: MCPAudit?
+    var filtersToolsList = false
+    var toolsFilter: MCPToolsListFilter?
+    /// A filtered JSON `tools/list` answer's head, sent once the body is rewritten.
+    var toolsFilterHead: OutgoingHead?
+    var mcpToolsRemoved = 0
 
     enum HeldPart {
         case body(ByteBuffer)
@@ -251,6 +264,10 @@ final class ProxyExchange {
                 upstream.link.write(data)
             }
         case .collecting:
+            if collectingMCP {
+                collectMCP(data)
+                return
+            }
             flowBody.append(contentsOf: data.readableBytesView)
             if bodyBytes > OAuthEndpoint.maxBodyBytes { bodyCollected() }
         case .draining:
@@ -276,7 +293,7 @@ final class ProxyExchange {
             upstream?.link.flush()
             if responseEnded { responseFinishedWithUpstream() }
         case .collecting:
-            bodyCollected()
+            if collectingMCP { mcpBodyCollected() } else { bodyCollected() }
         case .draining:
             maybeFinish()
         default:

@@ -95,6 +95,19 @@ struct RequestHead {
     }
 
     /// The comma-separated elements of `f`'s value, trimmed, lower-cased (for `Connection`).
+
+    /// Adds a field Gatehouse derived (its bytes are appended to the head's own).
+    mutating func appendField(name: String, value: String) {
+        let nameStart = bytes.readableBytes
+        bytes.writeString(name)
+        let valueStart = bytes.readableBytes
+        bytes.writeString(value)
+        let kind = bytes.withUnsafeReadableBytes { FieldKind.classify(UnsafeRawBufferPointer(rebasing: $0[nameStart..<valueStart])) }
+        fields.append(
+            HeaderField(
+                nameStart: Int32(nameStart), nameEnd: Int32(valueStart), valueStart: Int32(valueStart), valueEnd: Int32(bytes.readableBytes),
+                kind: kind, foldedHash: HTTPBytes.foldedHash(name.utf8), hasUnderscore: name.utf8.contains(0x5F)))
+    }
 }
 
 /// Reads a request head from bytes that may arrive in pieces (RFC 9112 2–5, strictly). A head

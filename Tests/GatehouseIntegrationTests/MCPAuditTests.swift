@@ -1,0 +1,92 @@
+import Foundation
+import GatehouseCore
+import Testing
+
+/// The real `gatehouse` binary in front of the SDK's MCP server: every MCP call leaves an access
+/// line with its method, tool, protocol version and outcome, and a bounded metric; `check`
+/// warns about an MCP tenant that accepts unbound tokens or passes the caller's token on.
+@Suite(.serialized) struct MCPAuditTests {
+    @Test func theAccessLineAndTheMetricsSayWhatEachCallDid() async throws {
+        let server = try BackgroundProcess.start(script: MCPPolicyTests.scripts + "/policy_server.py")
+        defer { server.stop() }
+        _ = await eventually(within: 30) { server.port != nil || !server.isRunning }
+        let mcpPort = try #require(server.port, "policy_server.py did not start: \(server.output)")
+        let peers = try await LoopbackPeers.start(agentName: "mcp-audit")
+        let dir = try TempDir()
+        try dir.writeOperatorConfig()
+        try dir.write("tenants/acme.yaml", """
+            id: acme
+            match:
+              path_prefix: "/t/acme"
+            idps:
+              - name: dev
+                issuer: "\(peers.idp.issuer)"
+                jwks_uri: "\(peers.idp.jwksURL)"
+                allowed_clients: ["gatehouse-demo"]
+                required_scopes: ["mcp"]
+            upstreams:
+              - url: "http://127.0.0.1:\(mcpPort)"
+            mcp:
+              paths: ["/mcp"]
+              tools:
+                - name: "admin_*"
+                  claims:
+                    - { claim: "roles", contains: "admins" }
+                - name: "*"
+
+            """)
+
+        // check: valid, with the two warnings an MCP tenant like this deserves.
+        let check = try await ChildProcess.run([CLITests.binary, "check", "--config", dir.path + "/gatehouse.yaml"], timeout: 60)
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        #expect(check.stdout.contains("tenants/acme.yaml: idps[0].allowed_audiences: warning:"), "\(check.stdout)")
+        #expect(check.stdout.contains("tenants/acme.yaml: authorization: warning:"), "\(check.stdout)")
+        #expect(check.stdout.hasSuffix("ok: 1 tenants\n"), "\(check.stdout)")
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stdoutLog = LineCollector(out.fileHandleForReading)
+        let stderrLog = LineCollector(err.fileHandleForReading)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(await eventually(within: 20) { stderrLog.text.contains("gatehouse serving") }, "\(stderrLog.text)")
+        #expect(stderrLog.text.contains("configuration warning"), "serve logs the warnings too")
+        let port = try #require(CLITests.listenPort(in: stderrLog.text))
+        let url = "http://127.0.0.1:\(port)/t/acme/mcp"
+        let alice = peers.idp.mintToken(subject: "alice", scope: "mcp")
+
+        // No token: the challenge names the scope the tenant requires.
+        let anonymous = try await MCPPolicyTests.raw(url, ["--body", #"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#])
+        #expect(anonymous["status"] == .number("401"))
+        #expect(anonymous["headers"]?["www-authenticate"]?.stringValue?.contains(#"scope="mcp""#) == true, "\(anonymous)")
+
+        let echo = try await MCPPolicyTests.client("2026-07-28", url, alice, ["call", "echo", #"{"text":"logged"}"#])
+        #expect(echo["result"] == .string("logged"), "\(echo)")
+        let refused = try await MCPPolicyTests.client("legacy", url, alice, ["call", "admin_reset", "{}"])
+        #expect(refused["status"] == .number("403"), "\(refused)")
+
+        let metrics = try await RawClient(port: try #require(CLITests.listenPort(in: stderrLog.text, field: "admin"))).request("GET", "/metrics")
+        #expect(metrics.text.contains(#"gatehouse_mcp_calls_total{tenant="acme",method="tools/call",outcome="allowed"} "#), "\(metrics.text)")
+        #expect(metrics.text.contains(#"gatehouse_mcp_calls_total{tenant="acme",method="tools/call",outcome="tool_forbidden"} 1"#))
+        #expect(!metrics.text.contains("admin_reset") && !metrics.text.contains("method=\"echo\""), "a tool name became a label")
+
+        process.terminate()
+        #expect(await eventually(within: 10) { !process.isRunning })
+        let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }.filter { $0["type"] == .string("access") }
+        let calls = lines.filter { $0["mcp_method"] == .string("tools/call") }
+        let allowed = try #require(calls.first { $0["mcp_tool"] == .string("echo") }, "\(stdoutLog.text)")
+        #expect(allowed["mcp_protocol_version"] == .string("2026-07-28"))
+        #expect(allowed["mcp_outcome"] == .string("allowed") && allowed["mcp_rule"] == .string("*") && allowed["status"] == .number("200"))
+        let forbidden = try #require(calls.first { $0["mcp_tool"] == .string("admin_reset") }, "\(stdoutLog.text)")
+        #expect(forbidden["mcp_outcome"] == .string("tool_forbidden") && forbidden["mcp_rule"] == .string("admin_*"))
+        #expect(forbidden["mcp_protocol_version"] == .string("2025-11-25") && forbidden["status"] == .number("403"))
+        #expect(lines.contains { $0["mcp_method"] == .string("initialize") }, "the legacy handshake is logged as MCP too")
+        #expect(!stdoutLog.text.contains(alice.prefix(30)), "a token reached the log")
+        try await peers.shutdown()
+    }
+}
