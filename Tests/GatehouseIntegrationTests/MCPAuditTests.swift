@@ -75,6 +75,14 @@ import Testing
         #expect(metrics.text.contains(#"gatehouse_mcp_calls_total{tenant="acme",method="tools/call",outcome="tool_forbidden"} 1"#))
         #expect(!metrics.text.contains("admin_reset") && !metrics.text.contains("method=\"echo\""), "a tool name became a label")
 
+        // The policy is live: a reload that drops the admin rule lets the call through.
+        try dir.write("tenants/acme.yaml", try String(contentsOfFile: dir.path + "/tenants/acme.yaml", encoding: .utf8)
+            .replacingOccurrences(of: "    - name: \"admin_*\"\n      claims:\n        - { claim: \"roles\", contains: \"admins\" }\n", with: ""))
+        kill(process.processIdentifier, SIGHUP)
+        #expect(await eventually(within: 10) { stderrLog.text.contains("tenants reloaded") }, "\(stderrLog.text)")
+        let afterReload = try await MCPPolicyTests.client("2026-07-28", url, alice, ["call", "admin_reset", "{}"])
+        #expect(afterReload["result"] == .string("reset"), "\(afterReload)")
+
         process.terminate()
         #expect(await eventually(within: 10) { !process.isRunning })
         let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }.filter { $0["type"] == .string("access") }
