@@ -102,7 +102,7 @@ extension AdminAPI {
         case .success(let n): limit = n
         }
         var before: Int64?
-        if let cursor = call.request.queryParameters["cursor"] {
+        if let cursor = call.request.queryParameters["cursor"], !cursor.isEmpty {
             guard let n = Int64(cursor), n > 0 else { return invalid([("cursor", "must be a cursor from a previous page")]) }
             before = n
         }

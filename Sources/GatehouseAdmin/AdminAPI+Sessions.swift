@@ -15,7 +15,7 @@ extension AdminAPI {
         case .success(let n): limit = n
         }
         var after: (header: String, id: String)?
-        if let cursor = query["cursor"] {
+        if let cursor = query["cursor"], !cursor.isEmpty {
             guard let decoded = Base64URL.decode(cursor), let text = String(validating: decoded, as: UTF8.self),
                 let newline = text.firstIndex(of: "\n")
             else { return invalid([("cursor", "must be a cursor from a previous page")]) }
@@ -68,8 +68,9 @@ extension AdminAPI {
             return invalid([("subject", "required: whose sessions to revoke (revoking every session at once is not offered)")])
         }
         // It lands in the audit log and the logs: bounded, and no control characters.
-        guard subject.utf8.count <= 1024, !subject.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
-            return invalid([("subject", "must be at most 1024 bytes without control characters")])
+        // Counted in code points, as the OpenAPI document's maxLength counts them.
+        guard subject.unicodeScalars.count <= 1024, !subject.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            return invalid([("subject", "must be at most 1024 characters without control characters")])
         }
         let issuer = query["issuer"]
         let target = "subject/\(subject)"

@@ -17,6 +17,8 @@
 #   GATEHOUSE_ST_KEY_ID          key id for DELETE .../keys/{id}         default a key created now
 #   GATEHOUSE_ST_SESSION_HEADER  \ bound session for DELETE               default the tenant's first
 #   GATEHOUSE_ST_SESSION_ID      / .../sessions/{header}/{id}             session, else a made-up one
+#   GATEHOUSE_ST_RUN_TOKEN       bearer token schemathesis sends        default OPERATOR_TOKEN
+#       (e.g. a tenant admin key, to fuzz as a tenant admin; preparation still uses the operator)
 #   GATEHOUSE_ST_JWKS_URI, GATEHOUSE_ST_DISCOVERY_URL   URLs put into PUT bodies (hooks.py);
 #       default: the first IdP's discovery document and its jwks_uri when they are on loopback
 # Knobs:
@@ -139,7 +141,7 @@ mkdir -p "$REPORT_DIR"
 args=(
     run "$BASE_URL/admin/v1/openapi.json"
     --url "$BASE_URL"                      # the document's servers entry names 127.0.0.1:9090
-    --header "Authorization: Bearer $OPERATOR_TOKEN"
+    --header "Authorization: Bearer ${GATEHOUSE_ST_RUN_TOKEN:-$OPERATOR_TOKEN}"
     --checks "${ST_CHECKS:-all}"
     --max-examples "${ST_MAX_EXAMPLES:-25}"
     --seed "${ST_SEED:-1}"
@@ -177,7 +179,10 @@ ops, cases = r["operations"], r["test_cases"]
 failed_ops = sorted({op for f in r["failures"] for op in f["operations"]})
 print(f"operations: {ops['tested']} tested of {ops['selected']} selected; "
       f"test cases: {cases['generated']} generated, {cases['with_failures']} failing, "
-      f"{cases['unique_failures']} unique failures; {r['running_time']:.1f}s; exit {r['exit_code']}")
+      f"{cases['unique_failures']} unique failures; {r['running_time']:.1f}s; "
+      f"stopped: {r['stop_reason']}; exit {r['exit_code']}")
+if r.get("baseline"):
+    print(f"baseline: {json.dumps(r['baseline'])[:300]}")
 for phase, p in r["phases"].items():
     print(f"  phase {phase}: {p['status']}" + (f" ({p['skip_reason']})" if p.get("skip_reason") else ""))
 for f in r["failures"]:
