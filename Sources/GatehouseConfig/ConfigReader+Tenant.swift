@@ -145,13 +145,26 @@ extension ConfigReader {
     }
 
     private mutating func tenantLimits(_ value: JSONValue, at path: FieldPath) -> TenantLimits? {
-        guard let fields = object(value, at: path, allowed: ["requests_per_second", "max_concurrent_requests"]) else { return nil }
+        guard let fields = object(
+            value, at: path,
+            allowed: ["requests_per_second", "max_concurrent_requests", "per_subject_requests_per_second", "per_subject_max_concurrent_requests"])
+        else { return nil }
         var limits = TenantLimits()
         if let v = fields["requests_per_second"], let n = number(v, at: fields.path("requests_per_second"), in: 0...1_000_000) {
             limits.requestsPerSecond = n
         }
         if let v = fields["max_concurrent_requests"], let n = integer(v, at: fields.path("max_concurrent_requests"), in: 0...1_000_000) {
             limits.maxConcurrentRequests = n
+        }
+        if let v = fields["per_subject_requests_per_second"],
+            let n = number(v, at: fields.path("per_subject_requests_per_second"), in: 0...1_000_000)
+        {
+            limits.perSubjectRequestsPerSecond = n
+        }
+        if let v = fields["per_subject_max_concurrent_requests"],
+            let n = integer(v, at: fields.path("per_subject_max_concurrent_requests"), in: 0...1_000_000)
+        {
+            limits.perSubjectMaxConcurrentRequests = n
         }
         return limits
     }

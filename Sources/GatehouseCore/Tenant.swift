@@ -106,11 +106,23 @@ public struct TenantLimits: Sendable, Hashable {
     public var requestsPerSecond: Double
     /// 0 = unlimited.
     public var maxConcurrentRequests: Int
+    /// 0 = unlimited. Token bucket per caller (`iss` + `sub`) of the tenant, so that one user
+    /// cannot use up the tenant's share.
+    public var perSubjectRequestsPerSecond: Double
+    /// 0 = unlimited. Requests in progress per caller (`iss` + `sub`).
+    public var perSubjectMaxConcurrentRequests: Int
 
-    public init(requestsPerSecond: Double = 0, maxConcurrentRequests: Int = 0) {
+    public init(
+        requestsPerSecond: Double = 0, maxConcurrentRequests: Int = 0, perSubjectRequestsPerSecond: Double = 0,
+        perSubjectMaxConcurrentRequests: Int = 0
+    ) {
         self.requestsPerSecond = requestsPerSecond
         self.maxConcurrentRequests = maxConcurrentRequests
+        self.perSubjectRequestsPerSecond = perSubjectRequestsPerSecond
+        self.perSubjectMaxConcurrentRequests = perSubjectMaxConcurrentRequests
     }
+
+    public var limitsSubjects: Bool { perSubjectRequestsPerSecond > 0 || perSubjectMaxConcurrentRequests > 0 }
 }
 
 public struct TenantMatch: Sendable, Hashable {

@@ -11,10 +11,14 @@ final class TenantLimiter: Sendable {
     let limits: TenantLimits
     private let bucket: Mutex<Bucket>
     private let inFlight = Atomic<Int>(0)
+    /// Per-caller limits, when the tenant sets any.
+    let subjects: SubjectLimiter?
 
     init(limits: TenantLimits, now: Double) {
         self.limits = limits
         self.bucket = Mutex(Bucket(tokens: max(1, limits.requestsPerSecond), updatedAt: now))
+        self.subjects = limits.limitsSubjects
+            ? SubjectLimiter(rate: limits.perSubjectRequestsPerSecond, maxConcurrent: limits.perSubjectMaxConcurrentRequests) : nil
     }
 
     enum Decision {

@@ -118,6 +118,25 @@ extension ProxyExchange {
                 respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this tenant", headers: headers), close: false)
                 return
             }
+            if let subjects = tenant.limiter.subjects {
+                let key = SubjectLimiter.Key(issuer: principal.issuer, subject: principal.subject)
+                switch subjects.admit(key, now: now) {
+                case .allowed(let slot):
+                    if slot { subjectSlot = key }
+                case .rateLimited(let retryAfter):
+                    var headers = ResponseFields()
+                    headers.add(name: "retry-after", value: String(retryAfter))
+                    respondLocally(.error(.tooManyRequests, "rate_limited", "too many requests for this caller", headers: headers), close: false, reason: "subject_rate_limited")
+                    return
+                case .concurrencyLimited:
+                    var headers = ResponseFields()
+                    headers.add(name: "retry-after", value: "1")
+                    respondLocally(
+                        .error(.tooManyRequests, "concurrency_limited", "too many concurrent requests for this caller", headers: headers), close: false,
+                        reason: "subject_concurrency_limited")
+                    return
+                }
+            }
             rateAdmitted = true
         }
         if readsMCPBody(tenant) {

@@ -152,6 +152,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             slotHeld = false
             tenant?.limiter.releaseSlot()
         }
+        releaseSubjectSlot()
         client?.switchedProtocols()
         client?.flush()
     }

@@ -76,6 +76,8 @@ final class ProxyExchange {
     var status = 0
     var bytesOut = 0
     var slotHeld = false
+    /// The caller whose concurrency slot this request holds (per-subject limits).
+    var subjectSlot: SubjectLimiter.Key?
     var closeAfter = false
     var reason: String?
     var sessionKeys: [SessionKey] = []
@@ -356,9 +358,16 @@ final class ProxyExchange {
             slotHeld = false
             tenant?.limiter.releaseSlot()
         }
+        releaseSubjectSlot()
         loop.stats.request(tenant: tenant, status: status)
         if runtime.accessLog.enabled { writeAccessLine() }
         loop.countersChanged()
+    }
+
+    func releaseSubjectSlot() {
+        guard let key = subjectSlot else { return }
+        subjectSlot = nil
+        tenant?.limiter.subjects?.release(key)
     }
 
     func abortClient(reason: String) {
