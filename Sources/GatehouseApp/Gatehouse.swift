@@ -213,10 +213,12 @@ public final class Gatehouse: Sendable {
             tasks.append(Task.detached { await replicaSync.resyncPeriodically() })
         }
         if let watcher {
+            let settingsWatcher = snapshot.settings.configFile.map { ConfigFileWatcher(path: $0) }
             let watch = Task.detached { [weak self] in
                 while !Task.isCancelled {
                     try? await Task.sleep(for: .seconds(1))
                     if Task.isCancelled { break }
+                    if settingsWatcher?.hasChanged() == true { _ = self?.reloadSettings() }
                     if watcher.hasChanged() { _ = self?.reloadTenants() }
                 }
             }
@@ -229,6 +231,11 @@ public final class Gatehouse: Sendable {
     /// problems are logged and returned.
     @discardableResult
     public func reloadTenants() -> Result<Int, [ConfigProblem]> { live.reloadTenants() }
+
+    /// Re-reads `gatehouse.yaml` (SIGHUP, or when it changes): settings that can change live
+    /// apply at once, the others are logged as needing a restart; a broken file changes nothing.
+    @discardableResult
+    public func reloadSettings() -> Result<[String], [ConfigProblem]> { live.reloadSettings(environment: Environment.current()) }
 
     /// Re-reads the listener's certificate and key (SIGHUP): new connections get them, open
     /// ones are not dropped; a file that cannot be used keeps the old pair. Returns whether the

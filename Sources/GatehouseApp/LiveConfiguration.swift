@@ -149,15 +149,48 @@ final class LiveConfiguration: AdminControl {
         }
     }
 
+    /// Re-reads `gatehouse.yaml` (docs/configuration.md "Reloading"): the settings that can change
+    /// live are put in force, the others keep their running value and the log says a restart is
+    /// needed; a file that cannot be used keeps everything as it is.
+    func reloadSettings(environment: [String: String]) -> Result<[String], [ConfigProblem]> {
+        guard let file = settings.configFile else { return .success([]) }
+        switch ConfigLoader.loadSettings(configFile: file, environment: environment) {
+        case .failure(let problems):
+            metrics.configReloads.increment(["error"])
+            for p in problems { logger.error("gatehouse.yaml reload refused; keeping the settings in force", metadata: ["problem": "\(p)"]) }
+            return .failure(problems)
+        case .success(let fileSettings):
+            let change = state.withLock { state -> LiveSettings.Change in
+                let change = LiveSettings.merge(running: settings, file: fileSettings)
+                if !change.applied.isEmpty { apply(state, settings: change.settings) }
+                return change
+            }
+            for name in change.needsRestart {
+                logger.warning("a setting changed in gatehouse.yaml needs a restart; the running value stays", metadata: ["setting": "\(name)"])
+            }
+            guard !change.applied.isEmpty else { return .success([]) }
+            let next = change.settings
+            runtime.authenticator.update(settings: next.identity)
+            keySets.update(settings: next.identity)
+            runtime.signer?.update(ttlSeconds: next.assertion.ttlSeconds)
+            if let level = Logger.Level(rawValue: next.logLevel.rawValue) { JSONLogHandler.setLevel(level) }
+            metrics.configReloads.increment(["ok"])
+            logger.notice("settings reloaded", metadata: ["changed": "\(change.applied.joined(separator: ","))"])
+            return .success(change.applied)
+        }
+    }
+
     /// Merges files and registrations into a snapshot and puts it in force. Called with the lock held.
     @discardableResult
-    private func apply(_ state: (files: [Tenant], registered: [TenantID: [IdentityProvider]])) -> ConfigSnapshot {
+    private func apply(
+        _ state: (files: [Tenant], registered: [TenantID: [IdentityProvider]]), settings newSettings: GatehouseSettings? = nil
+    ) -> ConfigSnapshot {
         let merged = RegisteredIdPs.merge(fileTenants: state.files, registered: state.registered)
         for skipped in merged.skipped {
             logger.warning(
                 "registered IdP not in force", metadata: ["tenant": "\(skipped.tenant)", "idp": "\(skipped.name)", "reason": "\(skipped.reason)"])
         }
-        let next = ConfigSnapshot(settings: settings, tenants: merged.tenants)
+        let next = ConfigSnapshot(settings: newSettings ?? settings, tenants: merged.tenants)
         runtime.apply(next)
         return next
     }

@@ -11,12 +11,29 @@ import Darwin
 /// Metadata values are written as strings; callers never put tokens, cookies or query strings in them.
 public struct JSONLogHandler: LogHandler {
     public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+    /// The process-wide level once `setLevel` was called (`log_level` reloaded), else the
+    /// handler's own.
+    public var logLevel: Logger.Level {
+        get {
+            let live = Self.liveLevel.load(ordering: .relaxed)
+            return live >= 0 ? Logger.Level.allCases[live] : ownLevel
+        }
+        set { ownLevel = newValue }
+    }
+    private var ownLevel: Logger.Level
     private let label: String
+
+    /// Index into `Logger.Level.allCases`, or -1.
+    private static let liveLevel = Atomic<Int>(-1)
+
+    /// Every handler logs at `level` from now on (a reload of `gatehouse.yaml`).
+    public static func setLevel(_ level: Logger.Level) {
+        liveLevel.store(Logger.Level.allCases.firstIndex(of: level) ?? -1, ordering: .relaxed)
+    }
 
     public init(label: String, level: Logger.Level = .info) {
         self.label = label
-        self.logLevel = level
+        self.ownLevel = level
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {

@@ -8,7 +8,9 @@ import Synchronization
 /// until the old key is removed. The key set also publishes the other replicas' keys (`keys`).
 public final class AssertionSigner: Sendable {
     private let issuer: String
-    private let ttlSeconds: Int
+    /// Live: `assertion.ttl_seconds` changes on reload (`update(ttlSeconds:)`).
+    private let liveTTL: LiveValue<Int>
+    private var ttlSeconds: Int { liveTTL.value }
     private let clock: WallClock
     private let signingKey: CryptoKeyBox<P256.Signing.PrivateKey>
     /// The `kid` of the key that signs.
@@ -34,12 +36,15 @@ public final class AssertionSigner: Sendable {
         }
         guard let newest = keys.last else { throw Failure(description: "no assertion key in \(keyDirectory)") }
         self.issuer = issuer
-        self.ttlSeconds = ttlSeconds
+        self.liveTTL = LiveValue(ttlSeconds)
         self.clock = clock
         self.signingKey = CryptoKeyBox(newest.key)
         self.signingKeyID = newest.kid
         self.keys = PublishedAssertionKeys(own: keys.reversed().map { PublicAssertionKey(kid: $0.kid, key: $0.key.publicKey) })
     }
+
+    /// A new lifetime for assertions signed from now on (a reload of `gatehouse.yaml`).
+    public func update(ttlSeconds: Int) { liveTTL.set(ttlSeconds) }
 
     /// The assertion for `principal`: a fresh one, or the one signed for the same identity (tenant,
     /// IdP, issuer, subject, client, scopes) less than half its lifetime ago, so an upstream always

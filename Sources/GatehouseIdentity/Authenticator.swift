@@ -8,7 +8,8 @@ import Logging
 /// `authenticate` never throws: every failure is an `AuthError` the proxy maps to HTTP in one
 /// place. Auth-failure metrics are the proxy's, which knows the tenant label to use.
 public final class Authenticator: Sendable {
-    private let settings: IdentitySettings
+    /// Live (`update(settings:)`), shared with the verifier.
+    private var settings: IdentitySettings { verifier.settings }
     private let cache: VerifiedTokenCache
     private let clock: WallClock
     private let logger: Logger
@@ -18,12 +19,15 @@ public final class Authenticator: Sendable {
         settings: IdentitySettings, keySets: KeySetCache, cache: VerifiedTokenCache, clock: @escaping WallClock,
         metrics: GatehouseMetrics?, logger: Logger
     ) {
-        self.settings = settings
         self.cache = cache
         self.clock = clock
         self.logger = logger
         self.verifier = TokenVerifier(settings: settings, keySets: keySets, clock: clock)
     }
+
+    /// New identity settings (a reload of `gatehouse.yaml`): token size and clock skew apply
+    /// from the next verification on.
+    public func update(settings: IdentitySettings) { verifier.liveSettings.set(settings) }
 
     /// A cached, still-valid verification of this token for this tenant (nil: tenant chosen by
     /// issuer), or nil.

@@ -51,7 +51,9 @@ public final class KeySetCache: Sendable {
         var inFlightTicket: AsyncLimiter.Ticket?
     }
 
-    let settings: IdentitySettings
+    /// Live: the key-set timings change on reload (`update(settings:)`).
+    private let liveSettings: LiveValue<IdentitySettings>
+    var settings: IdentitySettings { liveSettings.value }
     private let fetcher: any DocumentFetcher
     private let clock: WallClock
     private let metrics: GatehouseMetrics?
@@ -63,12 +65,15 @@ public final class KeySetCache: Sendable {
         settings: IdentitySettings, fetcher: any DocumentFetcher, clock: @escaping WallClock,
         metrics: GatehouseMetrics?, logger: Logger
     ) {
-        self.settings = settings
+        self.liveSettings = LiveValue(settings)
         self.fetcher = fetcher
         self.clock = clock
         self.metrics = metrics
         self.logger = logger
     }
+
+    /// New identity timings (a reload of `gatehouse.yaml`): used from the next fetch on.
+    public func update(settings: IdentitySettings) { liveSettings.set(settings) }
 
     private var minRefresh: Double { Double(max(settings.jwksMinRefreshSeconds, 0)) }
     private var maxStale: Double { Double(max(settings.jwksMaxStaleSeconds, 0)) }

@@ -6,12 +6,14 @@ import GatehouseCore
 /// looked up or any signature computed, so a flood of forged tokens costs little. Nothing in the
 /// token but `kid` influences which key is used; `jku`, `x5u`, `jwk` and `x5c` are never read.
 public struct TokenVerifier: Sendable {
-    let settings: IdentitySettings
+    /// Live: `identity.max_token_bytes` and `identity.clock_skew_seconds` change on reload.
+    let liveSettings: LiveValue<IdentitySettings>
+    var settings: IdentitySettings { liveSettings.value }
     let keySets: KeySetCache
     let clock: WallClock
 
     public init(settings: IdentitySettings, keySets: KeySetCache, clock: @escaping WallClock) {
-        self.settings = settings
+        self.liveSettings = LiveValue(settings)
         self.keySets = keySets
         self.clock = clock
     }

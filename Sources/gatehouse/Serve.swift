@@ -10,6 +10,7 @@ enum Serve {
         let gatehouse = try Gatehouse(snapshot: snapshot)
         try await gatehouse.start()
         let signals = SignalWaiter(reloadOn: SIGHUP) {
+            gatehouse.reloadSettings()
             gatehouse.reloadTenants()
             gatehouse.reloadTLS()
         }

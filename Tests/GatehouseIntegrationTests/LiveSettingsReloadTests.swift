@@ -1,0 +1,65 @@
+import Foundation
+import GatehouseCore
+import Testing
+
+/// `gatehouse.yaml` changed under a running `serve`: live settings apply without a restart
+/// (watched, and on SIGHUP), a restart-only one is logged and keeps its value, a broken file
+/// keeps everything as it was.
+@Suite(.serialized) struct LiveSettingsReloadTests {
+    @Test func aChangedConfigFileAppliesWhatCanChangeLive() async throws {
+        let peers = try await LoopbackPeers.start(agentName: "live-settings")
+        let dir = try TempDir()
+        let base = """
+            listen: "127.0.0.1:0"
+            admin:
+              listen: "127.0.0.1:0"
+            tenants_dir: tenants
+            identity:
+              insecure_idp_hosts: ["127.0.0.1"]
+            assertion:
+              key_dir: state/keys
+            store: "sqlite:state/state.sqlite"
+
+            """
+        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: 1000000\n")
+        try peers.writeAcmeTenant(dir)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        let log = LineCollector(err.fileHandleForReading)
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        #expect(await eventually(within: 20) { log.text.contains("gatehouse serving") }, "\(log.text)")
+        let port = try #require(CLITests.listenPort(in: log.text))
+        let client = RawClient(port: port)
+        let auth = ("Authorization", "Bearer \(peers.idp.mintToken())")
+        let body = String(repeating: "x", count: 5000)
+        #expect(try await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status == 200)
+
+        // Watched: the new body limit applies without a signal; `listen` needs a restart.
+        try dir.write("gatehouse.yaml", base.replacingOccurrences(of: "listen: \"127.0.0.1:0\"\nadmin", with: "listen: \"127.0.0.1:1\"\nadmin")
+            + "limits:\n  max_request_body_bytes: 1000\nlog_level: debug\n")
+        #expect(await eventually(within: 10) { log.text.contains("settings reloaded") }, "\(log.text)")
+        #expect(log.text.contains("limits.max_request_body_bytes") && log.text.contains("log_level"))
+        #expect(log.text.contains("needs a restart") && log.text.contains("\"setting\":\"listen\""), "\(log.text)")
+        #expect(try await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status == 413)
+        #expect(try await RawClient(port: port).request("GET", "/t/acme/still", headers: [auth]).status == 200, "the old listener serves on")
+
+        // Broken: refused, the settings in force stay.
+        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: [\n")
+        kill(process.processIdentifier, SIGHUP)
+        #expect(await eventually(within: 10) { log.text.contains("gatehouse.yaml reload refused") }, "\(log.text)")
+        #expect(try await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status == 413)
+
+        // Fixed again, on SIGHUP.
+        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: 1000000\n")
+        kill(process.processIdentifier, SIGHUP)
+        #expect(await eventually(within: 10) { (try? await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status) == 200 })
+        process.terminate()
+        #expect(await eventually(within: 10) { !process.isRunning })
+        try await peers.shutdown()
+    }
+}
