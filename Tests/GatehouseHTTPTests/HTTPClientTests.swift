@@ -58,7 +58,7 @@ struct HTTPClientTests {
             calls.increment()
             return HTTPServerResponse(status: .found, headers: ["Location": "/elsewhere"])
         }) { server in
-            let response = try await client.get(url: "http://127.0.0.1:\(server.port)/start")
+            let response = try await client.get(url: "http://127.0.0.1:\(server.port)/start", options: Self.patient)
             #expect(response.statusCode == 302)
             #expect(response.headers.first(name: "location") == "/elsewhere")
             #expect(calls.count == 1)
@@ -81,12 +81,12 @@ struct HTTPClientTests {
         }) { server in
             for path in ["/fixed", "/chunked"] {
                 let error = await #expect(throws: HTTPClientError.self) {
-                    _ = try await client.get(url: "http://127.0.0.1:\(server.port)\(path)")
+                    _ = try await client.get(url: "http://127.0.0.1:\(server.port)\(path)", options: Self.patient)
                 }
                 #expect(error?.code == .tooLarge)
             }
             let allowed = try await client.get(
-                url: "http://127.0.0.1:\(server.port)/chunked", options: ClientOptions(maxResponseBytes: big.count))
+                url: "http://127.0.0.1:\(server.port)/chunked", options: ClientOptions(timeout: .seconds(60), connectTimeout: .seconds(30), maxResponseBytes: big.count))
             #expect(allowed.body.count == big.count)
         }
     }
@@ -133,12 +133,12 @@ struct HTTPClientTests {
         try await withServer(handler: { request in .text(request.headers.first(name: "host") ?? "") }) { server in
             let url = "http://idp.example.com:\(server.port)/jwks.json"
             let refused = await #expect(throws: HTTPClientError.self) {
-                _ = try await client.get(url: url, options: ClientOptions(addressPolicy: { $0.ipAddress != "127.0.0.1" }))
+                _ = try await client.get(url: url, options: ClientOptions(timeout: .seconds(60), connectTimeout: .seconds(30), addressPolicy: { $0.ipAddress != "127.0.0.1" }))
             }
             #expect(refused?.code == .refusedAddress)
             #expect(server.acceptedConnections == 0)
 
-            let allowed = try await client.get(url: url, options: ClientOptions(addressPolicy: { _ in true }))
+            let allowed = try await client.get(url: url, options: ClientOptions(timeout: .seconds(60), connectTimeout: .seconds(30), addressPolicy: { _ in true }))
             #expect(String(decoding: allowed.body, as: UTF8.self) == "idp.example.com:\(server.port)")
             #expect(server.acceptedConnections == 1)
         }

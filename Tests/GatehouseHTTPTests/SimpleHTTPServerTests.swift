@@ -9,6 +9,9 @@ import Testing
 @Suite("SimpleHTTPServer")
 struct SimpleHTTPServerTests {
     let client = HTTPClient(group: MultiThreadedEventLoopGroup.singleton)
+    /// Deadlines that never decide these tests (none is about a timeout of the client): a loaded
+    /// machine, the whole suite in parallel, can take seconds to connect.
+    static let patient = ClientOptions(timeout: .seconds(60), connectTimeout: .seconds(30))
 
     @Test("a request reaches the handler with its parts intact and the answer comes back")
     func roundTrip() async throws {
@@ -26,7 +29,7 @@ struct SimpleHTTPServerTests {
             #expect(server.port > 0)
             let response = try await client.send(
                 ClientRequest(method: .POST, url: "http://127.0.0.1:\(server.port)/a%2Fb/c?name=J%C3%BC+rg&x=1",
-                              headers: ["X-Test": "yes"], body: Array("hello".utf8)))
+                              headers: ["X-Test": "yes"], body: Array("hello".utf8)), options: Self.patient)
             #expect(response.statusCode == 200)
             #expect(response.headers.first(name: "content-type") == "application/json")
             let json = try response.json()
@@ -89,10 +92,10 @@ struct SimpleHTTPServerTests {
             return .text("ok")
         }) { server in
             let small = try await client.send(
-                ClientRequest(method: .POST, url: "http://127.0.0.1:\(server.port)/", body: Array(repeating: 65, count: 16)))
+                ClientRequest(method: .POST, url: "http://127.0.0.1:\(server.port)/", body: Array(repeating: 65, count: 16)), options: Self.patient)
             #expect(small.statusCode == 200)
             let big = try await client.send(
-                ClientRequest(method: .POST, url: "http://127.0.0.1:\(server.port)/", body: Array(repeating: 65, count: 17)))
+                ClientRequest(method: .POST, url: "http://127.0.0.1:\(server.port)/", body: Array(repeating: 65, count: 17)), options: Self.patient)
             #expect(big.statusCode == 413)
             #expect(try big.json()["error"] == .string("request_too_large"))
             #expect(big.headers.first(name: "connection") == "close")
@@ -156,7 +159,7 @@ struct SimpleHTTPServerTests {
                 }
             }
             #expect(answer.hasPrefix("HTTP/1.1 400"))
-            let after = try await client.get(url: "http://127.0.0.1:\(server.port)/")
+            let after = try await client.get(url: "http://127.0.0.1:\(server.port)/", options: Self.patient)
             #expect(after.statusCode == 200)
         }
     }
@@ -203,7 +206,7 @@ struct SimpleHTTPServerTests {
     @Test("HEAD gets the headers of a GET and no body")
     func head() async throws {
         try await withServer(handler: { _ in .text("twelve bytes") }) { server in
-            let response = try await client.send(ClientRequest(method: .HEAD, url: "http://127.0.0.1:\(server.port)/"))
+            let response = try await client.send(ClientRequest(method: .HEAD, url: "http://127.0.0.1:\(server.port)/"), options: Self.patient)
             #expect(response.statusCode == 200)
             #expect(response.headers.first(name: "content-length") == "12")
             #expect(response.body.isEmpty)

@@ -50,7 +50,8 @@ final class TempDir {
 extension TempDir {
     /// A `gatehouse.yaml` for loopback tests: ephemeral admin port, the loopback IdP allowed over
     /// http, keys and the SQLite store under `state/`.
-    func writeOperatorConfig(listen: String = "127.0.0.1:0") throws {
+    /// `gatehouse.yaml` for a test instance; `extra` is appended (top-level YAML lines).
+    func writeOperatorConfig(listen: String = "127.0.0.1:0", extra: String = "") throws {
         try write("gatehouse.yaml", """
             listen: "\(listen)"
             admin:
@@ -61,14 +62,16 @@ extension TempDir {
             assertion:
               key_dir: state/keys
             store: "sqlite:state/state.sqlite"
-            """)
+
+            """ + extra)
     }
 }
 
 /// A development IdP and one echo agent on loopback, for tests that run Gatehouse from files.
 struct LoopbackPeers {
-    /// `tenants/acme.yaml`: path prefix `/t/acme`, this IdP, this agent, plus `extra` YAML lines.
-    func writeAcmeTenant(_ dir: TempDir, extra: String = "") throws {
+    /// `tenants/acme.yaml`: path prefix `/t/acme`, this IdP (plus `idpExtra` lines of it), this
+    /// agent (or `upstream`), plus `extra` YAML lines.
+    func writeAcmeTenant(_ dir: TempDir, upstream: String? = nil, idpExtra: String = "", extra: String = "") throws {
         try dir.write("tenants/acme.yaml", """
             id: acme
             match:
@@ -78,8 +81,10 @@ struct LoopbackPeers {
                 issuer: "\(idp.issuer)"
                 jwks_uri: "\(idp.jwksURL)"
                 allowed_clients: ["gatehouse-demo"]
+
+            """ + idpExtra + """
             upstreams:
-              - url: "\(agent.baseURL)"
+              - url: "\(upstream ?? agent.baseURL)"
 
             """ + extra)
     }

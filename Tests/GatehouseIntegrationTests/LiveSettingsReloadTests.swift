@@ -9,19 +9,7 @@ import Testing
     @Test func aChangedConfigFileAppliesWhatCanChangeLive() async throws {
         let peers = try await LoopbackPeers.start(agentName: "live-settings")
         let dir = try TempDir()
-        let base = """
-            listen: "127.0.0.1:0"
-            admin:
-              listen: "127.0.0.1:0"
-            tenants_dir: tenants
-            identity:
-              insecure_idp_hosts: ["127.0.0.1"]
-            assertion:
-              key_dir: state/keys
-            store: "sqlite:state/state.sqlite"
-
-            """
-        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: 1000000\n")
+        try dir.writeOperatorConfig(extra: "limits:\n  max_request_body_bytes: 1000000\n")
         try peers.writeAcmeTenant(dir)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
@@ -40,8 +28,7 @@ import Testing
         #expect(try await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status == 200)
 
         // Watched: the new body limit applies without a signal; `listen` needs a restart.
-        try dir.write("gatehouse.yaml", base.replacingOccurrences(of: "listen: \"127.0.0.1:0\"\nadmin", with: "listen: \"127.0.0.1:1\"\nadmin")
-            + "limits:\n  max_request_body_bytes: 1000\nlog_level: debug\n")
+        try dir.writeOperatorConfig(listen: "127.0.0.1:1", extra: "limits:\n  max_request_body_bytes: 1000\nlog_level: debug\n")
         #expect(await eventually(within: 10) { log.text.contains("settings reloaded") }, "\(log.text)")
         #expect(log.text.contains("limits.max_request_body_bytes") && log.text.contains("log_level"))
         #expect(log.text.contains("needs a restart") && log.text.contains("\"setting\":\"listen\""), "\(log.text)")
@@ -49,13 +36,13 @@ import Testing
         #expect(try await RawClient(port: port).request("GET", "/t/acme/still", headers: [auth]).status == 200, "the old listener serves on")
 
         // Broken: refused, the settings in force stay.
-        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: [\n")
+        try dir.writeOperatorConfig(extra: "limits:\n  max_request_body_bytes: [\n")
         kill(process.processIdentifier, SIGHUP)
         #expect(await eventually(within: 10) { log.text.contains("gatehouse.yaml reload refused") }, "\(log.text)")
         #expect(try await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status == 413)
 
         // Fixed again, on SIGHUP.
-        try dir.write("gatehouse.yaml", base + "limits:\n  max_request_body_bytes: 1000000\n")
+        try dir.writeOperatorConfig(extra: "limits:\n  max_request_body_bytes: 1000000\n")
         kill(process.processIdentifier, SIGHUP)
         #expect(await eventually(within: 10) { (try? await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status) == 200 })
         process.terminate()

@@ -14,18 +14,7 @@ import Testing
         let peers = try await LoopbackPeers.start(agentName: "mcp-audit")
         let dir = try TempDir()
         try dir.writeOperatorConfig()
-        try dir.write("tenants/acme.yaml", """
-            id: acme
-            match:
-              path_prefix: "/t/acme"
-            idps:
-              - name: dev
-                issuer: "\(peers.idp.issuer)"
-                jwks_uri: "\(peers.idp.jwksURL)"
-                allowed_clients: ["gatehouse-demo"]
-                required_scopes: ["mcp"]
-            upstreams:
-              - url: "http://127.0.0.1:\(mcpPort)"
+        try peers.writeAcmeTenant(dir, upstream: "http://127.0.0.1:\(mcpPort)", idpExtra: "    required_scopes: [\"mcp\"]\n", extra: """
             mcp:
               paths: ["/mcp"]
               tools:

@@ -193,4 +193,24 @@ import Testing
             }
         }
     }
+
+    /// A client that waits for `100 Continue` before its body gets it while Gatehouse reads the
+    /// body for the policy (it would otherwise wait for ever, or for its own timeout).
+    @Test func anMCPBodyBehindExpectContinueIsReadAfterTheGoAhead() async throws {
+        try await Self.withMCPServer { h, server, _ in
+            let body = #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"text":"waited"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}"#
+            let head = "POST /t/acme/mcp HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nAuthorization: Bearer \(h.token())\r\n"
+                + "Content-Type: application/json\r\nAccept: application/json, text/event-stream\r\nMCP-Protocol-Version: 2026-07-28\r\n"
+                + "Mcp-Method: tools/call\r\nMcp-Name: echo\r\nExpect: 100-continue\r\nContent-Length: \(body.utf8.count)\r\n\r\n"
+            let client = h.client
+            let text = try await withCheckedThrowingContinuation { (c: CheckedContinuation<String?, Error>) in
+                Thread.detachNewThread {
+                    do { c.resume(returning: try client.sendExpectingContinue(head: head, body: body)) } catch { c.resume(throwing: error) }
+                }
+            }
+            let final = try #require(text, "no 100 Continue came back")
+            #expect(final.hasPrefix("HTTP/1.1 200") && final.contains("waited"), "\(final)")
+            #expect(Self.calls(server).contains { $0["tool"] == .string("echo") })
+        }
+    }
 }

@@ -39,6 +39,9 @@ extension ProxyExchange {
         if requestEnded {
             mcpBodyCollected()
         } else {
+            // A client waiting with `Expect: 100-continue` gets its go-ahead now: the body is
+            // read here, before anything goes upstream.
+            if let expect = head.first(.expect), head.valueEquals(expect, "100-continue") { client?.sendContinue() }
             client?.bodyWanted()
         }
     }

@@ -82,7 +82,11 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
         idleTimer?.cancel()
         idleTimer = nil
         self.context = nil
-        // Streams hold their connection: let them go with it.
+        closeAllStreams()
+    }
+
+    /// Every stream ends with the connection (and lets go of it: streams hold their connection).
+    private func closeAllStreams() {
         let open = streams.values
         streams.removeAll()
         headStream = nil
@@ -137,13 +141,7 @@ final class HTTP2Connection: ChannelDuplexHandler, HTTP2SessionDelegate {
         idleTimer?.cancel()
         idleTimer = nil
         closing = true
-        let open = streams.values
-        streams.removeAll()
-        headStream = nil
-        ready.removeAll()
-        touched.removeAll()
-        drained.removeAll()
-        for stream in open { stream.streamClosed() }
+        closeAllStreams()
         context.fireChannelInactive()
     }
 
