@@ -112,7 +112,12 @@ def send(url: str, method: str, headers: list, body: bytes | None, timeout: floa
             connection.putheader(name, value)
         if body is not None:
             connection.putheader("Content-Length", str(len(body)))
-        connection.endheaders(body)
+        try:
+            connection.endheaders(body)
+        except (BrokenPipeError, ConnectionResetError):
+            # The server answered early (413) and closed while the body was still going out:
+            # its answer is already here to read.
+            pass
         sock = connection.sock
         response = connection.getresponse()
         raw, timed_out = read_all(response, sock, deadline)
