@@ -46,6 +46,10 @@ import Testing
             #expect(seen.sorted() == ["alice-session-0001", "alice-session-0002", "bob-mcp-1", "bob-session-0001"])
             #expect(try await h.adminCall("GET", "/admin/v1/tenants/acme/sessions?limit=0", token: key.key).status == 422)
             #expect(try await h.adminCall("GET", "/admin/v1/tenants/acme/sessions?cursor=%%%", token: key.key).status == 422)
+            // An empty cursor is the first page (the OpenAPI document allows it), not a bad one.
+            let emptyCursor = try await h.adminCall("GET", "/admin/v1/tenants/acme/sessions?limit=1&cursor=", token: key.key)
+            #expect(emptyCursor.status == 200 && emptyCursor.json?["items"]?.arrayValue?.count == 1, "\(emptyCursor.status) \(emptyCursor.text)")
+            #expect(try await h.adminCall("GET", "/admin/v1/tenants/acme/audit?cursor=", token: key.key).status == 200)
 
             // Revoke one: refused at once, for its owner and for anyone trying to claim the id again.
             let one = try await h.adminCall("DELETE", "/admin/v1/tenants/acme/sessions/\(Self.runtime)/alice-session-0001", token: key.key)

@@ -159,3 +159,41 @@ final class BackgroundProcess: @unchecked Sendable {
         }
     }
 }
+
+/// The real `gatehouse serve --config DIR/gatehouse.yaml`, started and waited for ("gatehouse
+/// serving"), with its stdout (access lines) and stderr (logs) collected.
+struct ServedGatehouse {
+    let process: Process
+    let stdout: LineCollector
+    let stderr: LineCollector
+    let port: Int
+    let adminPort: Int?
+
+    /// `environment` is added to this process's own.
+    static func start(_ dir: TempDir, environment: [String: String] = [:]) async throws -> ServedGatehouse {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: CLITests.binary)
+        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        let out = Pipe()
+        let err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        let stdout = LineCollector(out.fileHandleForReading)
+        let stderr = LineCollector(err.fileHandleForReading)
+        try process.run()
+        let up = await eventually(within: 20) { stderr.text.contains("gatehouse serving") }
+        guard up, let port = CLITests.listenPort(in: stderr.text) else {
+            process.terminate()
+            throw RawClient.Failure(description: "gatehouse did not start: \(stderr.text)")
+        }
+        return ServedGatehouse(
+            process: process, stdout: stdout, stderr: stderr, port: port, adminPort: CLITests.listenPort(in: stderr.text, field: "admin"))
+    }
+
+    /// SIGTERM, and whether it exited within 10 s.
+    func stop() async -> Bool {
+        if process.isRunning { process.terminate() }
+        return await eventually(within: 10) { !process.isRunning }
+    }
+}

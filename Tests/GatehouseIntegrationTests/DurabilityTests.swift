@@ -7,32 +7,6 @@ import Testing
 
 /// docs/store-and-replicas.md "SQLite": a binding acknowledged to a client survives `kill -9` of Gatehouse.
 @Suite(.serialized) struct DurabilityTests {
-    struct Served {
-        let process: Process
-        let stderr: LineCollector
-        let port: Int
-    }
-
-    static func serve(_ dir: TempDir) async throws -> Served {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
-        process.environment = ProcessInfo.processInfo.environment
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stderr = LineCollector(err.fileHandleForReading)
-        _ = LineCollector(out.fileHandleForReading)
-        try process.run()
-        let up = await eventually(within: 20) { stderr.text.contains("gatehouse serving") }
-        guard up, let port = CLITests.listenPort(in: stderr.text) else {
-            process.terminate()
-            throw RawClient.Failure(description: "gatehouse did not start: \(stderr.text)")
-        }
-        return Served(process: process, stderr: stderr, port: port)
-    }
-
     @Test func aBindingAcknowledgedBeforeKill9IsStillEnforcedAfterRestart() async throws {
         let peers = try await LoopbackPeers.start(agentName: "durable-agent")
         let (idp, agent) = (peers.idp, peers.agent)
@@ -42,7 +16,7 @@ import Testing
         let alice = idp.mintToken(subject: "alice")
         let bob = idp.mintToken(subject: "bob")
 
-        let first = try await Self.serve(dir)
+        let first = try await ServedGatehouse.start(dir)
         agent.setResponseHeaders(HTTPHeaders([("Mcp-Session-Id", "durable-session-1")]))
         let opened = try await RawClient(port: first.port).request("POST", "/t/acme/mcp", headers: [("Authorization", "Bearer \(alice)")], body: "{}")
         agent.setResponseHeaders([:])
@@ -53,7 +27,7 @@ import Testing
         let dead = await eventually(within: 10) { !first.process.isRunning }
         #expect(dead)
 
-        let second = try await Self.serve(dir)
+        let second = try await ServedGatehouse.start(dir)
         defer { second.process.terminate() }
         let client = RawClient(port: second.port)
         let owner = try await client.request("POST", "/t/acme/mcp", headers: [("Authorization", "Bearer \(alice)"), ("Mcp-Session-Id", "durable-session-1")], body: "{}")

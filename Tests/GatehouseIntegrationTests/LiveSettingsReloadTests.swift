@@ -11,17 +11,11 @@ import Testing
         let dir = try TempDir()
         try dir.writeOperatorConfig(extra: "limits:\n  max_request_body_bytes: 1000000\n")
         try peers.writeAcmeTenant(dir)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
-        let err = Pipe()
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = err
-        let log = LineCollector(err.fileHandleForReading)
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        #expect(await eventually(within: 20) { log.text.contains("gatehouse serving") }, "\(log.text)")
-        let port = try #require(CLITests.listenPort(in: log.text))
+        let served = try await ServedGatehouse.start(dir)
+        defer { _ = served.process.isRunning ? served.process.terminate() : () }
+        let process = served.process
+        let log = served.stderr
+        let port = served.port
         let client = RawClient(port: port)
         let auth = ("Authorization", "Bearer \(peers.idp.mintToken())")
         let body = String(repeating: "x", count: 5000)
@@ -51,8 +45,7 @@ import Testing
         try dir.writeOperatorConfig(extra: "limits:\n  max_request_body_bytes: 1000000\n")
         kill(process.processIdentifier, SIGHUP)
         #expect(await eventually(within: 30) { (try? await client.request("POST", "/t/acme/upload", headers: [auth], body: body).status) == 200 })
-        process.terminate()
-        #expect(await eventually(within: 10) { !process.isRunning })
+        #expect(await served.stop())
         try await peers.shutdown()
     }
 }

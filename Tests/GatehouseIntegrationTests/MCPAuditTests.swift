@@ -32,20 +32,10 @@ import Testing
         #expect(check.stdout.contains("tenants/acme.yaml: authorization: warning:"), "\(check.stdout)")
         #expect(check.stdout.hasSuffix("ok: 1 tenants\n"), "\(check.stdout)")
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: CLITests.binary)
-        process.arguments = ["serve", "--config", dir.path + "/gatehouse.yaml"]
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        let stdoutLog = LineCollector(out.fileHandleForReading)
-        let stderrLog = LineCollector(err.fileHandleForReading)
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        #expect(await eventually(within: 20) { stderrLog.text.contains("gatehouse serving") }, "\(stderrLog.text)")
+        let served = try await ServedGatehouse.start(dir)
+        defer { _ = served.process.isRunning ? served.process.terminate() : () }
+        let (process, stdoutLog, stderrLog, port) = (served.process, served.stdout, served.stderr, served.port)
         #expect(stderrLog.text.contains("configuration warning"), "serve logs the warnings too")
-        let port = try #require(CLITests.listenPort(in: stderrLog.text))
         let url = "http://127.0.0.1:\(port)/t/acme/mcp"
         let alice = peers.idp.mintToken(subject: "alice", scope: "mcp")
 
@@ -59,7 +49,7 @@ import Testing
         let refused = try await MCPPolicyTests.client("legacy", url, alice, ["call", "admin_reset", "{}"])
         #expect(refused["status"] == .number("403"), "\(refused)")
 
-        let metrics = try await RawClient(port: try #require(CLITests.listenPort(in: stderrLog.text, field: "admin"))).request("GET", "/metrics")
+        let metrics = try await RawClient(port: try #require(served.adminPort)).request("GET", "/metrics")
         #expect(metrics.text.contains(#"gatehouse_mcp_calls_total{tenant="acme",method="tools/call",outcome="allowed"} "#), "\(metrics.text)")
         #expect(metrics.text.contains(#"gatehouse_mcp_calls_total{tenant="acme",method="tools/call",outcome="tool_forbidden"} 1"#))
         #expect(!metrics.text.contains("admin_reset") && !metrics.text.contains("method=\"echo\""), "a tool name became a label")
@@ -72,8 +62,7 @@ import Testing
         let afterReload = try await MCPPolicyTests.client("2026-07-28", url, alice, ["call", "admin_reset", "{}"])
         #expect(afterReload["result"] == .string("reset"), "\(afterReload)")
 
-        process.terminate()
-        #expect(await eventually(within: 10) { !process.isRunning })
+        #expect(await served.stop())
         let lines = stdoutLog.text.split(separator: "\n").compactMap { try? JSONParser.parse(String($0)) }.filter { $0["type"] == .string("access") }
         let calls = lines.filter { $0["mcp_method"] == .string("tools/call") }
         let allowed = try #require(calls.first { $0["mcp_tool"] == .string("echo") }, "\(stdoutLog.text)")

@@ -202,7 +202,7 @@ extension ProxyExchange {
     /// `Mcp-Method`, `Mcp-Name` and `MCP-Protocol-Version` (any letter case); each at most once.
     func mcpHeaders() -> MCPHeaders {
         var out = MCPHeaders()
-        var seen: Set<Int> = []
+        var seen = 0  // a bit per header
         head.withBytes { p in
             for f in head.fields where f.kind == .other && (f.nameLength == 8 || f.nameLength == 10 || f.nameLength == 20) {
                 let name = UnsafeRawBufferPointer(rebasing: p[Int(f.nameStart)..<Int(f.nameEnd)])
@@ -216,10 +216,11 @@ extension ProxyExchange {
                 } else {
                     continue
                 }
-                guard seen.insert(which).inserted else {
+                guard seen & (1 << which) == 0 else {
                     out.refusal = MCPRequest.Refusal(message: "an MCP routing header is repeated")
                     continue
                 }
+                seen |= 1 << which
                 let value = String(decoding: UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]), as: UTF8.self)
                 switch which {
                 case 0: out.method = value
