@@ -59,6 +59,8 @@ public final class Gatehouse: Sendable {
     let replicaKeys: ReplicaKeys?
     /// Checked against the store at start: a replica with another key refuses to serve.
     private let sealingKey: SealingKey
+    /// The OTLP exporter behind `tracing:`, replaced when the setting changes.
+    private let tracing: TracingBackend
 
     public init(snapshot: ConfigSnapshot, options: Options = Options()) throws {
         let settings = snapshot.settings
@@ -74,7 +76,10 @@ public final class Gatehouse: Sendable {
         self.group = group
         let fetcher = options.fetcher ?? HTTPDocumentFetcher(
             client: HTTPClient(group: group, resolver: options.resolver ?? SystemHostResolver()), insecureHosts: settings.identity.insecureIdPHosts)
-        let keySets = KeySetCache(settings: settings.identity, fetcher: fetcher, clock: options.clock, metrics: metrics, logger: logger)
+        let tracers = TracerSwitch()
+        self.tracing = TracingBackend(tracers: tracers, logger: logger)
+        let keySets = KeySetCache(
+            settings: settings.identity, fetcher: fetcher, clock: options.clock, metrics: metrics, logger: logger, tracing: tracers)
         self.keySets = keySets
         let cache = VerifiedTokenCache(capacity: settings.identity.tokenCacheEntries, metrics: metrics)
         self.tokenCache = cache
@@ -107,7 +112,7 @@ public final class Gatehouse: Sendable {
         self.flows = flows
         let runtime = ProxyRuntime(
             snapshot: snapshot, authenticator: authenticator, signer: signer, sessions: sessions, flows: flows, metrics: metrics, logger: logger,
-            clock: options.clock, accessLog: options.accessLog)
+            clock: options.clock, accessLog: options.accessLog, tracing: tracers)
         self.runtime = runtime
         self.proxy = try ProxyServer(runtime: runtime, group: group)
         let draining = DrainingFlag()
@@ -154,6 +159,7 @@ public final class Gatehouse: Sendable {
         // token arriving meanwhile waits for its own IdP's fetch only (which goes ahead of the
         // others). The tenant files' IdPs are fetched while the store loads.
         let deadline = ContinuousClock.now + .seconds(1)
+        tracing.apply(settings.tracing)
         let keySetsToPrime = keySets
         let fileSnapshot = snapshot
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
@@ -235,7 +241,11 @@ public final class Gatehouse: Sendable {
     /// Re-reads `gatehouse.yaml` (SIGHUP, or when it changes): settings that can change live
     /// apply at once, the others are logged as needing a restart; a broken file changes nothing.
     @discardableResult
-    public func reloadSettings() -> Result<[String], [ConfigProblem]> { live.reloadSettings(environment: Environment.current()) }
+    public func reloadSettings() -> Result<[String], [ConfigProblem]> {
+        let result = live.reloadSettings(environment: Environment.current())
+        if case .success(let applied) = result, applied.contains("tracing") { tracing.apply(snapshot.settings.tracing) }
+        return result
+    }
 
     /// Re-reads the listener's certificate and key (SIGHUP): new connections get them, open
     /// ones are not dropped; a file that cannot be used keeps the old pair. Returns whether the
@@ -283,6 +293,7 @@ public final class Gatehouse: Sendable {
         await sessions.flushTouches()
         if let sqlite = store as? SQLiteSessionStore { await sqlite.close() }
         if let postgres = store as? PostgresStore { await postgres.close() }
+        await tracing.shutdown()  // last: the final requests' spans go out
     }
 }
 

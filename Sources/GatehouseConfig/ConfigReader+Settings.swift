@@ -5,7 +5,7 @@ import GatehouseCore
 extension ConfigReader {
     static let settingsKeys: Set<String> = [
         "listen", "admin", "tenants_dir", "store", "identity", "propagation", "assertion", "limits", "log_level", "tls",
-        "public_scheme", "sealing_key_file",
+        "public_scheme", "sealing_key_file", "tracing",
     ]
 
     /// Settings read from `root`, starting from the defaults. Keys with problems keep their default;
@@ -40,6 +40,7 @@ extension ConfigReader {
                 fail(top.path("public_scheme"), "must be http or https")
             }
         }
+        if let v = top["tracing"] { tracingSettings(v, at: top.path("tracing"), into: &settings.tracing) }
         if let v = top["tls"], let tls = object(v, at: top.path("tls"), allowed: ["certificate_file", "key_file"]) {
             let certificate = required(tls, "certificate_file").flatMap { string($0, at: tls.path("certificate_file")) }
             let key = required(tls, "key_file").flatMap { string($0, at: tls.path("key_file")) }
@@ -120,6 +121,32 @@ extension ConfigReader {
                     return nil
                 }
                 return HeaderName.canonical(prefix)
+            }
+        }
+    }
+
+    private mutating func tracingSettings(_ value: JSONValue, at path: FieldPath, into tracing: inout TracingSettings) {
+        let keys: Set<String> = ["enabled", "endpoint", "sample_ratio", "service_name", "record_subject"]
+        guard let fields = object(value, at: path, allowed: keys) else { return }
+        if let v = fields["enabled"], let b = bool(v, at: fields.path("enabled")) { tracing.enabled = b }
+        if let v = fields["record_subject"], let b = bool(v, at: fields.path("record_subject")) { tracing.recordSubject = b }
+        if let v = fields["sample_ratio"], let n = number(v, at: fields.path("sample_ratio"), in: 0...1) { tracing.sampleRatio = n }
+        if let v = fields["service_name"], let name = string(v, at: fields.path("service_name"), maxBytes: InputLimits.maxNameBytes) {
+            if name.isEmpty || name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) {
+                fail(fields.path("service_name"), "must be a non-empty name without control characters")
+            } else {
+                tracing.serviceName = name
+            }
+        }
+        if let v = fields["endpoint"], let text = string(v, at: fields.path("endpoint")) {
+            // Credentials or a query in the URL would end up in diagnostics; a collector that
+            // needs them is reached through a local agent.
+            if let url = ParsedURL(text), url.scheme == "http" || url.scheme == "https", !url.hasUserInfo, url.query == nil,
+                url.fragment == nil
+            {
+                tracing.endpoint = text
+            } else {
+                fail(fields.path("endpoint"), "must be an http:// or https:// URL without credentials, query or fragment")
             }
         }
     }

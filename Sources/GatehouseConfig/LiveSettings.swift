@@ -39,6 +39,7 @@ public enum LiveSettings {
         live("assertion.ttl_seconds", \.assertion.ttlSeconds)
         live("public_scheme", \.publicScheme)
         live("log_level", \.logLevel)
+        live("tracing", \.tracing)
         fixed("listen", \.listen)
         fixed("admin.listen", \.adminListen)
         fixed("admin.operator_token_file", \.operatorTokenFile)

@@ -101,10 +101,31 @@ public struct GatehouseSettings: Sendable, Hashable {
     /// and the OAuth cookie's `Secure` flag. Never taken from request headers.
     public var publicScheme: String?
     public var logLevel: LogLevel = .info
+    /// OpenTelemetry traces (docs/observability.md "Traces"); off unless `tracing.enabled`.
+    public var tracing = TracingSettings()
     /// The config file these settings came from (absolute), if any.
     public var configFile: String?
 
     public init() {}
+}
+
+/// `tracing:` of `gatehouse.yaml`: spans exported over OTLP/HTTP (protobuf). Every field can
+/// change while Gatehouse runs.
+public struct TracingSettings: Sendable, Hashable {
+    public var enabled = false
+    /// The OTLP/HTTP base URL; `/v1/traces` is appended.
+    public var endpoint = "http://127.0.0.1:4318"
+    /// The share of new traces recorded (0–1). A caller's sampled `traceparent` is honoured
+    /// whatever the ratio, and an unsampled one is not recorded.
+    public var sampleRatio = 1.0
+    public var serviceName = "gatehouse"
+    /// Whether the server span carries the caller's `sub` (`enduser.id`); off by default.
+    public var recordSubject = false
+
+    public init() {}
+
+    /// The URL spans are posted to.
+    public var tracesURL: String { endpoint.hasSuffix("/") ? endpoint + "v1/traces" : endpoint + "/v1/traces" }
 }
 
 /// `tls:` of `gatehouse.yaml`: PEM files for the data-plane listener. Absolute paths once loaded.

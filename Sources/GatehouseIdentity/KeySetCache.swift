@@ -1,6 +1,7 @@
 import GatehouseCore
 import Logging
 import Synchronization
+import Tracing
 
 /// Every IdP's key set, fetched, cached and refreshed (docs/request-path.md "Key sets").
 ///
@@ -60,11 +61,14 @@ public final class KeySetCache: Sendable {
     private let logger: Logger
     private let state = Mutex<(entries: [EntryKey: Entry], nextID: UInt64)>(([:], 0))
     private let fetchSlots = AsyncLimiter(limit: KeySetCache.maxConcurrentFetches)
+    /// A token's wait for a fetch is a span of its request's trace (docs/observability.md "Traces").
+    private let tracing: TracerSwitch?
 
     public init(
         settings: IdentitySettings, fetcher: any DocumentFetcher, clock: @escaping WallClock,
-        metrics: GatehouseMetrics?, logger: Logger
+        metrics: GatehouseMetrics?, logger: Logger, tracing: TracerSwitch? = nil
     ) {
+        self.tracing = tracing
         self.liveSettings = LiveValue(settings)
         self.fetcher = fetcher
         self.clock = clock
@@ -93,8 +97,7 @@ public final class KeySetCache: Sendable {
             if let last = entry.lastAttemptAt, now - last < minRefresh { return nil }
             return (startFetch(key, &entry, now: now, urgent: true), nil)
         }
-        await waitForFetch(task)
-        return try servable(key)
+        return try await waitForFetch(task, key: key, idp: idp)
     }
 
     /// The keys `keySet(tenant:idp:)` would return at once, without waiting for anything; nil
@@ -122,16 +125,34 @@ public final class KeySetCache: Sendable {
             if let last = entry.lastAttemptAt, now - last < minRefresh { return nil }
             return (startFetch(key, &entry, now: now, urgent: true), nil)
         }
-        await waitForFetch(task)
-        return try servable(key)
+        return try await waitForFetch(task, key: key, idp: idp, unknownKID: true)
     }
 
     /// Waits for a fetch a token needs; one started in the background and still queued for a
     /// turn is moved ahead first.
-    private func waitForFetch(_ fetch: (task: Task<Void, Never>, queuedTicket: AsyncLimiter.Ticket?)?) async {
-        guard let fetch else { return }
+    private func waitForFetch(
+        _ fetch: (task: Task<Void, Never>, queuedTicket: AsyncLimiter.Ticket?)?, key: EntryKey, idp: IdentityProvider, unknownKID: Bool = false
+    ) async throws(AuthError) -> KeySet {
+        guard let fetch else { return try servable(key) }
+        let span = tracing?.childOfCurrent("fetch key set", kind: .client)
+        if let span, span.isRecording {
+            span.attributes["gatehouse.tenant"] = key.tenant.rawValue
+            span.attributes["gatehouse.idp"] = idp.name
+            if let url = (key.jwksURI ?? key.discoveryURL).flatMap(ParsedURL.init) { span.attributes["server.address"] = url.host }
+            span.attributes["gatehouse.key_set.unknown_kid"] = unknownKID
+        }
         if let ticket = fetch.queuedTicket { await fetchSlots.promote(ticket) }
         await fetch.task.value
+        do {
+            let keys = try servable(key)
+            span?.end()
+            return keys
+        } catch {
+            span?.attributes["error.type"] = error.reason
+            span?.setStatus(SpanStatus(code: .error))
+            span?.end()
+            throw error
+        }
     }
 
     /// Fetches waiting for a turn (see `maxConcurrentFetches`), and how many of them a token waits for.

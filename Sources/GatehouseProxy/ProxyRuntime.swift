@@ -18,6 +18,8 @@ public final class ProxyRuntime: Sendable {
     public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog
+    /// The tracer requests write spans with, when tracing is on (docs/observability.md "Traces").
+    public let tracing: TracerSwitch
     /// Requests between their head and the end of their exchange, on every connection: what a
     /// graceful shutdown waits for.
     let active = Atomic<Int>(0)
@@ -27,8 +29,10 @@ public final class ProxyRuntime: Sendable {
 
     public init(
         snapshot: ConfigSnapshot, authenticator: Authenticator, signer: AssertionSigner?, sessions: SessionTable, flows: OAuthFlows,
-        metrics: GatehouseMetrics, logger: Logger, clock: @escaping WallClock = SystemWallClock.now, accessLog: Bool = true
+        metrics: GatehouseMetrics, logger: Logger, clock: @escaping WallClock = SystemWallClock.now, accessLog: Bool = true,
+        tracing: TracerSwitch = TracerSwitch()
     ) {
+        self.tracing = tracing
         self.current = Mutex(CompiledConfig(snapshot: snapshot))
         self.authenticator = authenticator
         self.signer = signer

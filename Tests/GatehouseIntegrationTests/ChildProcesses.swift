@@ -130,6 +130,11 @@ final class BackgroundProcess: @unchecked Sendable {
         stdout.text.split(separator: "\n").first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
     }
 
+    /// Every line of its standard output that starts with `prefix`, without the prefix.
+    func lines(startingWith prefix: String) -> [String] {
+        stdout.text.split(separator: "\n").filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+
     var isRunning: Bool { process.isRunning }
 
     var port: Int? {

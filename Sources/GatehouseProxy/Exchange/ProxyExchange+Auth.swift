@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseIdentity
 import NIOCore
+import Tracing
 
 extension ProxyExchange {
     /// The token is verified: from this loop's cache (no hashing, no lock), else the
@@ -8,6 +9,7 @@ extension ProxyExchange {
     /// must be fetched first.
     func authenticate() {
         guard let range = tokenRange else { return }
+        if let trace { trace.verify = trace.child("verify token", kind: .internal) }
         let useCache = config.hot.cacheTokens
         let now = runtime.clock()
         if useCache,
@@ -16,6 +18,7 @@ extension ProxyExchange {
             })
         {
             loop.stats.tokenCache(hit: true)
+            trace?.verify?.attributes["gatehouse.token.cached"] = true
             verified = entry
             authenticated(entry.principal)
             return
@@ -36,7 +39,13 @@ extension ProxyExchange {
         let authenticator = runtime.authenticator
         let scope = routedTenant
         let promise = loop.eventLoop.makePromise(of: Result<Principal, AuthError>.self)
-        promise.completeWithTask { await authenticator.authenticate(token: token, tenant: scope, snapshot: snapshot) }
+        // The verify span is the task's context: a key-set fetch the token waits for is its child.
+        let context = trace?.verify?.context
+        promise.completeWithTask {
+            await ServiceContext.$current.withValue(context) {
+                await authenticator.authenticate(token: token, tenant: scope, snapshot: snapshot)
+            }
+        }
         promise.futureResult.assumeIsolated().whenSuccess { result in
             guard self.stage == .authenticating, self.client?.isServing(self) == true else { return }
             switch result {
@@ -61,6 +70,7 @@ extension ProxyExchange {
     }
 
     func authenticationFailed(_ failure: AuthError) {
+        if trace?.verify != nil { ExchangeTrace.end(&trace!.verify, error: failure.reason) }
         if local == .callback {
             // A callback may prove itself with the flow cookie instead; a bad bearer is no proof.
             completeFlow(principal: nil)
@@ -82,6 +92,13 @@ extension ProxyExchange {
     // MARK: - After authentication
 
     func authenticated(_ principal: Principal) {
+        if let span = trace?.verify {
+            if span.isRecording {
+                span.attributes["gatehouse.token.issuer"] = principal.issuer
+                span.attributes["gatehouse.tenant"] = principal.tenant.rawValue
+            }
+            ExchangeTrace.end(&trace!.verify)
+        }
         guard let tenant = config.tenants[principal.tenant] else {
             authenticationFailed(.invalid("unknown_issuer", "tenant vanished during reload"))
             return

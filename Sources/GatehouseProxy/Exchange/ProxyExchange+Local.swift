@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseSessions
 import NIOCore
+import Tracing
 
 extension ProxyExchange {
     func refuse(_ refusal: Admission.Refusal, close: Bool) {
@@ -47,6 +48,53 @@ extension ProxyExchange {
         }
     }
 
+    /// Ends the request's spans: the server span gets what the request came to.
+    func endTrace() {
+        guard let trace else { return }
+        self.trace = nil
+        let error = reason ?? (status >= 500 ? "http_\(status)" : nil)
+        ExchangeTrace.end(&trace.verify, error: "aborted")
+        ExchangeTrace.end(&trace.upstream, error: error ?? "aborted")
+        let span = trace.server
+        guard trace.recording else {
+            span.end()
+            return
+        }
+        let route: String
+        if path.contains("/.gatehouse/") || path.hasPrefix("/.well-known/") {
+            route = Self.loggedPath(path)
+        } else if let prefix = strippedPrefix ?? (oauthBasePrefix.isEmpty ? nil : oauthBasePrefix) {
+            route = prefix + "/*"
+        } else {
+            route = "/*"
+        }
+        span.operationName = head.methodName + " " + route
+        var attributes = span.attributes
+        attributes["http.request.method"] = head.methodName
+        attributes["http.route"] = route
+        attributes["url.path"] = Self.loggedPath(path)
+        attributes["url.scheme"] = scheme
+        attributes["network.protocol.version"] = isHTTP2 ? "2" : "1.1"
+        if let host { attributes["server.address"] = Self.loggable(host) }
+        if status > 0 { attributes["http.response.status_code"] = status }
+        attributes["gatehouse.request_id"] = requestID.string
+        if let tenant { attributes["gatehouse.tenant"] = tenant.tenant.id.rawValue }
+        if let upstreamName { attributes["gatehouse.upstream"] = upstreamName }
+        if let reason { attributes["gatehouse.reason"] = reason }
+        if trace.recordSubject, let principal { attributes["enduser.id"] = principal.subject }
+        if let mcp = mcpAudit {
+            if let method = mcp.method { attributes["gatehouse.mcp.method"] = Self.loggable(method) }
+            if let tool = mcp.tool { attributes["gatehouse.mcp.tool"] = Self.loggable(tool) }
+            attributes["gatehouse.mcp.outcome"] = mcp.outcome
+        }
+        span.attributes = attributes
+        if status >= 500 || status == 0 {
+            span.attributes["error.type"] = error ?? "aborted"
+            span.setStatus(SpanStatus(code: .error))
+        }
+        span.end()
+    }
+
     /// The access-log line (docs/observability.md "The access log"): never a token, cookie or query string.
     func writeAccessLine() {
         let now = SystemWallClock.now()
@@ -66,7 +114,8 @@ extension ProxyExchange {
         let mcpVersion = mcp?.protocolVersion.map { Self.loggable($0) }
         strings += (mcpMethod?.utf8.count ?? 0) + (mcpTool?.utf8.count ?? 0) + (mcpVersion?.utf8.count ?? 0)
         strings += (mcp?.outcome.utf8.count ?? 0) + (mcp?.rule?.utf8.count ?? 0)
-        let maxBytes = 400 + 128 + (mcp == nil ? 0 : 192) + BoundedWriter.jsonBound(strings)
+        let traceID = trace?.traceID
+        let maxBytes = 400 + 128 + (mcp == nil ? 0 : 192) + (traceID == nil ? 0 : 64) + BoundedWriter.jsonBound(strings)
         log.appendLine { buffer in
             buffer.writeBounded(maxBytes: maxBytes) { out in
                 out.staticString("{\"time\":\"")
@@ -101,6 +150,11 @@ extension ProxyExchange {
                 if let subject {
                     out.staticString(",\"sub\":")
                     out.jsonString(subject)
+                }
+                if let traceID {
+                    out.staticString(",\"trace_id\":\"")
+                    out.string(traceID)
+                    out.byte(UInt8(ascii: "\""))
                 }
                 if let mcp {
                     out.staticString(",\"mcp_method\":")

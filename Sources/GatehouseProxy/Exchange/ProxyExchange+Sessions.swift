@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseSessions
 import NIOCore
+import Tracing
 
 /// Sessions on the request path (docs/sessions-and-oauth.md "Session binding"): a session started by one
 /// user can never be used by another.
@@ -111,7 +112,18 @@ extension ProxyExchange {
     /// Writes `bindings` to the store off the event loop, each atomically against other writers.
     func persist(_ bindings: [SessionBinding]) -> EventLoopFuture<Persisted> {
         let table = runtime.sessions
+        let span = storeSpan("store persist session bindings", operation: "persist", count: bindings.count)
         let promise = loop.eventLoop.makePromise(of: Persisted.self)
+        if let span {
+            promise.futureResult.assumeIsolated().whenSuccess { outcome in
+                var open: (any Span)? = span
+                switch outcome {
+                case .durable: ExchangeTrace.end(&open)
+                case .lost: ExchangeTrace.end(&open, error: "bound_elsewhere")
+                case .failed: ExchangeTrace.end(&open, error: "store_unavailable")
+                }
+            }
+        }
         promise.completeWithTask {
             do {
                 for b in bindings {
@@ -124,6 +136,18 @@ extension ProxyExchange {
             }
         }
         return promise.futureResult
+    }
+
+    /// A span for a call to the session store, when tracing is on.
+    func storeSpan(_ name: String, operation: String, count: Int) -> (any Span)? {
+        guard let trace else { return nil }
+        let span = trace.child(name, kind: .client)
+        if span.isRecording {
+            span.attributes["db.system.name"] = runtime.sessions.shared ? "postgresql" : "sqlite"
+            span.attributes["db.operation.name"] = operation
+            span.attributes["gatehouse.session.count"] = count
+        }
+        return span
     }
 
     /// Client-issued bindings are durable before the request goes upstream.
@@ -172,6 +196,12 @@ extension ProxyExchange {
         stage = .waitingForStore
         let table = runtime.sessions
         let promise = loop.eventLoop.makePromise(of: Bool.self)
+        if let span = storeSpan("store fetch session bindings", operation: "fetch", count: keys.count) {
+            promise.futureResult.assumeIsolated().whenSuccess { ok in
+                var open: (any Span)? = span
+                ExchangeTrace.end(&open, error: ok ? nil : "store_unavailable")
+            }
+        }
         promise.completeWithTask {
             do {
                 for key in keys { _ = try await table.fetch(key) }

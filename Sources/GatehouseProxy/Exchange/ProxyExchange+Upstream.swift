@@ -1,6 +1,7 @@
 import GatehouseCore
 import GatehouseSessions
 import NIOCore
+import Tracing
 
 extension ProxyExchange: UpstreamLinkDelegate {
     // MARK: - Connecting
@@ -12,6 +13,14 @@ extension ProxyExchange: UpstreamLinkDelegate {
         }
         let instance = attempts[attemptIndex]
         attemptIndex += 1
+        if let trace {
+            if trace.upstream == nil { trace.upstream = trace.child("upstream", kind: .client) }
+            if let span = trace.upstream, span.isRecording {
+                span.attributes["server.address"] = instance.upstream.host
+                span.attributes["server.port"] = instance.upstream.port
+                span.attributes["gatehouse.upstream.attempt"] = attemptIndex
+            }
+        }
         if let conn = loop.pool.checkout(instance) {
             startForwarding(conn)
             return
@@ -34,6 +43,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             case .failure(let error):
                 instance.recordFailure(now: monotonicSeconds())
                 guard self.stage == .connecting, self.client?.isServing(self) == true else { return }
+                self.trace?.upstream?.addEvent(SpanEvent(name: "connect failed", attributes: ["server.address": .string(instance.upstream.host)]))
                 self.runtime.logger.warning(
                     "upstream connect failed",
                     metadata: ["upstream": "\(instance.upstream)", "error": "\(error)", "request_id": "\(self.requestID.string)"])
@@ -71,7 +81,14 @@ extension ProxyExchange: UpstreamLinkDelegate {
             upstreamHost: conn.instance.hostHeader, preserveHost: tenant.tenant.preserveHost,
             dropAuthorization: tenant.tenant.authorization == .drop, propagated: propagated, assertion: assertion,
             sessionLines: sessionLines, clientIP: clientIP, scheme: scheme, clientHost: host, requestID: requestID,
-            websocket: upgrade == .websocket, webSocketKey: upgrade == .websocket && isHTTP2 ? UpstreamHead.newWebSocketKey() : nil)
+            websocket: upgrade == .websocket, webSocketKey: upgrade == .websocket && isHTTP2 ? UpstreamHead.newWebSocketKey() : nil,
+            trace: trace.map { trace in
+                if let span = trace.upstream, span.isRecording {
+                    span.attributes["gatehouse.upstream"] = conn.instance.name
+                    span.attributes["http.request.method"] = head.methodName
+                }
+                return trace.upstreamFields()
+            })
         var out = conn.channel.allocator.buffer(capacity: head.bytes.readableBytes + propagated.readableBytes + 600)
         UpstreamHead.write(input, into: &out)
         conn.link.write(out)
@@ -102,6 +119,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
         conn.instance.recordSuccess()
         if let tenant { loop.stats.upstreamLatency(tenant: tenant, seconds: monotonicSeconds() - upstreamStartedAt) }
         status = response.status
+        if let span = trace?.upstream, span.isRecording { span.attributes["http.response.status_code"] = response.status }
         var response = response
         let framing = prepare(&response)
         clientFraming = framing
@@ -220,6 +238,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             guard finishToolsList() else { return }
         }
         responseEnded = true
+        if trace?.upstream != nil { ExchangeTrace.end(&trace!.upstream) }
         if requestEnded {
             responseFinishedWithUpstream()
         } else if let conn = upstream {
@@ -258,6 +277,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             "upstream error", metadata: ["error": "\(failure)", "request_id": "\(requestID.string)", "upstream": "\(conn.instance.upstream.description)"])
         let timeout: Bool
         if case .idleTimeout = failure { timeout = true } else { timeout = false }
+        if trace?.upstream != nil { ExchangeTrace.end(&trace!.upstream, error: timeout ? "upstream_timeout" : "upstream_failed") }
         if responseHeadSent && held == nil {
             // Mid-stream: all that can be done is end the client connection so it sees the truncation.
             abortClient(reason: timeout ? "upstream_timeout" : "upstream_closed")

@@ -108,6 +108,8 @@ final class ProxyExchange {
     /// A filtered JSON `tools/list` answer's head, sent once the body is rewritten.
     var toolsFilterHead: OutgoingHead?
     var mcpToolsRemoved = 0
+    /// The request's spans, when tracing is on.
+    var trace: ExchangeTrace?
 
     enum HeldPart {
         case body(ByteBuffer)
@@ -152,6 +154,9 @@ final class ProxyExchange {
 
     /// Everything that can be decided from the head alone, then authentication.
     func start() {
+        if let active = runtime.tracing.active {
+            trace = ExchangeTrace(active, incoming: ExchangeTrace.incoming(head), method: head.methodName)
+        }
         for f in head.fields where f.kind == .xRequestID {
             let sane = head.withBytes { p in
                 RequestIDBytes.isSane(UnsafeRawBufferPointer(rebasing: p[Int(f.valueStart)..<Int(f.valueEnd)]))
@@ -361,6 +366,7 @@ final class ProxyExchange {
         releaseSubjectSlot()
         loop.stats.request(tenant: tenant, status: status)
         if runtime.accessLog.enabled { writeAccessLine() }
+        if trace != nil { endTrace() }
         loop.countersChanged()
     }
 

@@ -32,6 +32,9 @@ enum UpstreamHead {
         /// The handshake's `Sec-WebSocket-Key`, when Gatehouse makes it: a WebSocket over
         /// HTTP/2 (RFC 8441) has none, and the upstream's HTTP/1.1 handshake needs one.
         var webSocketKey: String? = nil
+        /// Gatehouse's own trace context when tracing is on: written instead of the client's
+        /// `traceparent` and `tracestate` (which, with tracing off, pass on when well-formed).
+        var trace: TraceContextFields? = nil
     }
 
     /// A fresh `Sec-WebSocket-Key`: 16 random bytes, base64 (RFC 6455 4.1).
@@ -50,6 +53,7 @@ enum UpstreamHead {
         bound += input.propagated.readableBytes + (input.assertion?.readableBytes ?? 0) + (input.sessionLines?.readableBytes ?? 0)
         bound += (input.clientIP?.utf8.count ?? 0) + input.scheme.utf8.count + (input.clientHost?.utf8.count ?? 0)
         bound += input.webSocketKey?.utf8.count ?? 0
+        bound += (input.trace?.traceparent?.utf8.count ?? 0) + (input.trace?.tracestate?.utf8.count ?? 0) + 32
         buffer.writeBounded(maxBytes: bound) { out in
             head.withBytes { p in
                 // Fields named in `Connection` are hop-by-hop too — but never framing or Host.
@@ -97,7 +101,7 @@ enum UpstreamHead {
                     case .authorization where input.dropAuthorization:
                         continue
                     case .traceparent, .tracestate:
-                        if !traceOK { continue }
+                        if !traceOK || input.trace != nil { continue }
                     default:
                         if f.kind.isHopByHop { continue }
                     }
@@ -132,6 +136,16 @@ enum UpstreamHead {
                     out.crlf()
                 case .none:
                     if head.method.usuallyHasBody { out.staticString("content-length: 0\r\n") }
+                }
+                if let parent = input.trace?.traceparent {
+                    out.staticString("traceparent: ")
+                    out.string(parent)
+                    out.crlf()
+                    if let state = input.trace?.tracestate {
+                        out.staticString("tracestate: ")
+                        out.string(state)
+                        out.crlf()
+                    }
                 }
                 input.propagated.withUnsafeReadableBytes { out.bytes($0) }
                 input.assertion?.withUnsafeReadableBytes { out.bytes($0) }

@@ -1,0 +1,82 @@
+import GatehouseCore
+import Logging
+import OTel
+import ServiceLifecycle
+import Synchronization
+import Tracing
+
+/// The OpenTelemetry exporter behind `tracing:` (docs/observability.md "Traces"): spans go in
+/// batches over OTLP/HTTP (protobuf) to `endpoint` + `/v1/traces`. A change of the settings
+/// replaces the exporter: the old one sends what it holds, then stops. Off: no exporter runs and
+/// the data plane's `TracerSwitch` is empty.
+final class TracingBackend: Sendable {
+    let tracers: TracerSwitch
+    private let logger: Logger
+    private let state = Mutex<(settings: TracingSettings, group: ServiceGroup?, task: Task<Void, Never>?)>((TracingSettings(), nil, nil))
+
+    init(tracers: TracerSwitch, logger: Logger) {
+        self.tracers = tracers
+        self.logger = logger
+    }
+
+    /// Puts `settings` in force. Returns false (tracing stays off) when the exporter cannot be made.
+    @discardableResult
+    func apply(_ settings: TracingSettings) -> Bool {
+        var made: (tracer: any Tracer, service: any Service)?
+        if settings.enabled {
+            do {
+                let backend = try OTel.makeTracingBackend(configuration: Self.configuration(settings, logger: logger))
+                made = (backend.factory, backend.service)
+            } catch {
+                logger.error("tracing not started", metadata: ["error": "\(error)", "endpoint": "\(settings.endpoint)"])
+            }
+        }
+        let group = made.map { ServiceGroup(services: [$0.service], logger: logger) }
+        let task = group.map { group in
+            Task.detached {
+                do { try await group.run() } catch { Logger(label: "gatehouse").warning("tracing exporter stopped", metadata: ["error": "\(error)"]) }
+            }
+        }
+        let old = state.withLock { state in
+            defer { state = (settings, group, task) }
+            return state.group
+        }
+        tracers.set(made.map { TracerSwitch.Active(tracer: $0.tracer, recordSubject: settings.recordSubject) })
+        if let old { Task.detached { await old.triggerGracefulShutdown() } }
+        if made != nil {
+            logger.notice(
+                "tracing on", metadata: ["endpoint": "\(settings.tracesURL)", "sample_ratio": "\(settings.sampleRatio)", "service_name": "\(settings.serviceName)"])
+        }
+        return made != nil || !settings.enabled
+    }
+
+    /// Stops the exporter after it has sent the spans it holds.
+    func shutdown() async {
+        tracers.set(nil)
+        let (group, task) = state.withLock { state in
+            defer { state.group = nil; state.task = nil }
+            return (state.group, state.task)
+        }
+        await group?.triggerGracefulShutdown()
+        await task?.value
+    }
+
+    static func configuration(_ settings: TracingSettings, logger: Logger) -> OTel.Configuration {
+        var config = OTel.Configuration.default
+        config.serviceName = settings.serviceName
+        config.diagnosticLogger = .custom(logger)
+        config.diagnosticLogLevel = .warning
+        config.propagators = [.traceContext]
+        config.metrics.enabled = false
+        config.logs.enabled = false
+        config.traces.enabled = true
+        config.traces.sampler = .parentBasedTraceIDRatio(ratio: settings.sampleRatio) ?? .parentBasedAlwaysOn
+        config.traces.exporter = .otlp
+        config.traces.otlpExporter.endpoint = settings.tracesURL  // used as given once set
+        config.traces.otlpExporter.protocol = .httpProtobuf
+        config.traces.otlpExporter.timeout = .seconds(10)
+        // Sent within a second of ending: a trace shows up while the request is still in mind.
+        config.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
+        return config
+    }
+}
