@@ -8,7 +8,9 @@
 #             claim headers from the token; bad tokens get 401
 #   gatehouse the same checks and the same two claim headers, plus its signed assertion (and a
 #             row without it), with the verified-token cache on (one token reused) and off
-#             (`identity.token_cache_entries: 0`: every request verifies a signature, as HAProxy does)
+#             (`identity.token_cache_entries: 0`: every request verifies a signature, as HAProxy does),
+#             and with OpenTelemetry tracing on at ratio 1 (every request's spans exported over
+#             OTLP/HTTP to the upstream nginx, which answers 200 and keeps nothing)
 # HTTP/1.1 with wrk (requests/s, p50, p99), then HTTP/2 cleartext with h2load against whichever
 # servers speak h2c, then TLS (one ECDSA P-256 certificate for all, TLS 1.3, keep-alive):
 # HTTPS/1.1 with wrk, h2 over TLS with h2load, and new TLS connections per second with
@@ -171,6 +173,8 @@ http {
     listen 127.0.0.1:$UP_H2 http2;
     location = /jwks.json { default_type application/json; alias $WORK/jwks.json; }
     location = /echo { default_type text/plain; return 200 "\$http_x_tenant_id|\$http_x_user_id"; }
+    # The OTLP/HTTP collector of the tracing-on rows: takes every batch, keeps nothing.
+    location = /v1/traces { default_type application/x-protobuf; return 200 ""; }
     location / { default_type text/plain; return 200 "ok\n"; }
   }
 }
@@ -251,6 +255,9 @@ gatehouse_config() {
   local dir="$WORK/gatehouse-$1"
   mkdir -p "$dir/tenants"
   bench_gatehouse_yaml "$dir/gatehouse.yaml" "$GH" "$GH_ADMIN" "$2" "$3"
+  if [ "${4:-}" = traced ]; then
+    printf 'tracing:\n  enabled: true\n  endpoint: "http://127.0.0.1:%s"\n  sample_ratio: 1.0\n' "$UP" >> "$dir/gatehouse.yaml"
+  fi
   if [ "${4:-}" = tls ]; then
     printf 'tls:\n  certificate_file: "%s"\n  key_file: "%s"\n' "$WORK/tls.pem" "$WORK/tls.key" >> "$dir/gatehouse.yaml"
   fi
@@ -287,6 +294,7 @@ gatehouse_config nocache 0 true
 gatehouse_config cached-noassert 100000 false
 gatehouse_config nocache-noassert 0 false
 gatehouse_config cached-tls 100000 true tls
+gatehouse_config cached-traced 100000 true traced
 
 # --- honesty checks before any measurement ------------------------------------------------------
 AUTH=(-H "Authorization: Bearer $TOKEN")
@@ -302,12 +310,15 @@ expect_status 401 "http://127.0.0.1:$HA/"
 expect_status 401 -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$HA/"
 expect_identity "http://127.0.0.1:$HA/echo"
 expect_status 401 --http2-prior-knowledge -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$HA_H2/"
-for name in cached nocache cached-noassert nocache-noassert; do
+for name in cached nocache cached-noassert nocache-noassert cached-traced; do
   start_gatehouse "$name"
   expect_status 200 "${AUTH[@]}" "http://127.0.0.1:$GH/t/bench/"
   expect_status 401 "http://127.0.0.1:$GH/t/bench/"
   expect_status 401 -H "Authorization: Bearer $TAMPERED" "http://127.0.0.1:$GH/t/bench/"
   expect_identity "http://127.0.0.1:$GH/t/bench/echo"
+  if [ "$name" = cached-traced ] && ! grep -q '"tracing on"' "$WORK/gatehouse-$name.log"; then
+    echo "the tracing row's Gatehouse did not turn tracing on:" >&2; cat "$WORK/gatehouse-$name.log" >&2; exit 1
+  fi
   if [ -n "$GATEHOUSE_H2C_URL" ]; then
     if [ "$(curl -s -o /dev/null -w '%{http_code}' --http2-prior-knowledge "${AUTH[@]}" "$GATEHOUSE_H2C_URL" || true)" = 200 ]; then
       expect_status 401 --http2-prior-knowledge -H "Authorization: Bearer $TAMPERED" "$GATEHOUSE_H2C_URL"
@@ -377,6 +388,7 @@ TARGETS=(
   "h1|Gatehouse, cache off (verify each)|http://127.0.0.1:$GH/t/bench/|nocache"
   "h1|Gatehouse, no assertion, cache|http://127.0.0.1:$GH/t/bench/|cached-noassert"
   "h1|Gatehouse, no assertion, cache off|http://127.0.0.1:$GH/t/bench/|nocache-noassert"
+  "h1|Gatehouse, cache, tracing on (ratio 1)|http://127.0.0.1:$GH/t/bench/|cached-traced"
   "h2|direct (nginx return 200)|http://127.0.0.1:$UP_H2/|"
   "h2|nginx reverse proxy, no token check|http://127.0.0.1:$NGX_H2/|"
   "h2|HAProxy 2.6 jwt_verify, every request|http://127.0.0.1:$HA_H2/|"
@@ -586,7 +598,8 @@ cost_row "nginx reverse proxy, no token check" "http://127.0.0.1:$NGX/" "$NGINX_
 H2_COST_URL="http://127.0.0.1:$HA_H2/"
 cost_row "HAProxy 2.6 jwt_verify, every request" "http://127.0.0.1:$HA/" "$HAPROXY_PID" haproxy -db -f "$WORK/haproxy-cg.cfg"
 for pair in "cached|Gatehouse, one token reused (cache)" "nocache|Gatehouse, cache off (verify each)" \
-  "cached-noassert|Gatehouse, no assertion, cache" "nocache-noassert|Gatehouse, no assertion, cache off"; do
+  "cached-noassert|Gatehouse, no assertion, cache" "nocache-noassert|Gatehouse, no assertion, cache off" \
+  "cached-traced|Gatehouse, cache, tracing on (ratio 1)"; do
   config=${pair%%|*}
   dir="$WORK/gatehouse-$config"
   # A second config on the callgrind ports, with its own key folder.
