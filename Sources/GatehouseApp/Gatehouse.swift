@@ -55,6 +55,8 @@ public final class Gatehouse: Sendable {
     private let live: LiveConfiguration
     /// Cross-replica change propagation (PostgreSQL store only).
     private let replicaSync: ReplicaSync?
+    /// With a shared store: this replica in the registry that sets its share of the limits.
+    private let presence: ReplicaPresence?
     /// This replica's assertion keys in the store, the others' in the key set (assertions on).
     let replicaKeys: ReplicaKeys?
     /// Checked against the store at start: a replica with another key refuses to serve.
@@ -134,8 +136,10 @@ public final class Gatehouse: Sendable {
         self.replicaKeys = replicaKeys
         if let postgres = store as? PostgresStore {
             self.replicaSync = ReplicaSync(store: postgres, sessions: sessions, live: live, keys: replicaKeys, logger: logger)
+            self.presence = ReplicaPresence(store: postgres, share: runtime.replicas, clock: options.clock, logger: logger)
         } else {
             self.replicaSync = nil
+            self.presence = nil
         }
         let adminAPI = AdminAPI(AdminAPI.Dependencies(
             control: live, store: store, sessionStore: store, sessions: sessions, keySets: keySets, tokenCache: cache,
@@ -165,6 +169,7 @@ public final class Gatehouse: Sendable {
         Task.detached { await keySetsToPrime.prime(fileSnapshot, forgettingOthers: false) }
         try await sealingKey.verify(against: store)
         try await replicaSync?.prepare()
+        await presence?.announce()
         if let replicaKeys {
             try await replicaKeys.register()
             try await replicaKeys.refresh()
@@ -214,6 +219,7 @@ public final class Gatehouse: Sendable {
         }
         var tasks = [refresh, sessionUpkeep]
         if let replicaKeys { tasks.append(Task.detached { await replicaKeys.runPeriodically() }) }
+        if let presence { tasks.append(Task.detached { await presence.runPeriodically() }) }
         if let replicaSync {
             tasks.append(Task.detached { await replicaSync.listen() })
             tasks.append(Task.detached { await replicaSync.resyncPeriodically() })
@@ -286,6 +292,7 @@ public final class Gatehouse: Sendable {
             if left > 0 { logger.warning("grace period over: requests cut", metadata: ["requests": "\(left)"]) }
         }
         for task in background.withLock({ $0 }) { task.cancel() }
+        await presence?.withdraw()
         await proxy.closeConnections()
         try? await admin.shutdown()
         try? await group.shutdownGracefully()

@@ -115,6 +115,16 @@ enum PostgresSchema {
             )
             """,
         ]),
+        // The replicas running now, each with the time its last heartbeat holds it live until.
+        Migration(version: 4, statements: [
+            """
+            CREATE TABLE replica_presence (
+                replica_id TEXT NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL,
+                CONSTRAINT replica_presence_pkey PRIMARY KEY (replica_id)
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last?.version ?? 0 }

@@ -43,6 +43,25 @@ extension PostgresStore: ReplicaStore {
         }
     }
 
+    public func announceReplica(_ id: String, until expiresAt: Double, now: Double) async throws -> Int {
+        try await transaction { connection in
+            try await connection.execute(
+                """
+                INSERT INTO replica_presence (replica_id, expires_at) VALUES (\(id), \(expiresAt))
+                ON CONFLICT (replica_id) DO UPDATE SET expires_at = EXCLUDED.expires_at
+                """)
+            try await connection.execute("DELETE FROM replica_presence WHERE expires_at <= \(now)")
+            let row = try await connection.rows("SELECT count(*) FROM replica_presence WHERE expires_at > \(now)").first
+            return Int(try row?.decode(Int64.self) ?? 1)
+        }
+    }
+
+    public func withdrawReplica(_ id: String) async throws {
+        try await perform { client in
+            _ = try await client.count("DELETE FROM replica_presence WHERE replica_id = \(id) RETURNING 1")
+        }
+    }
+
     /// Read committed: a proposal racing another waits on the primary key until that one
     /// commits, inserts nothing, and its SELECT (a new snapshot) sees the winner's row.
     public func settledValue(_ name: String, proposing proposed: [UInt8]) async throws -> [UInt8] {

@@ -19,7 +19,7 @@ public final class CompiledTenant: Sendable {
     let authorizationServers: [String]
     let scopesSupported: [String]
 
-    init(tenant: Tenant, settings: GatehouseSettings, previous: CompiledTenant?, now: Double) {
+    init(tenant: Tenant, settings: GatehouseSettings, previous: CompiledTenant?, now: Double, share: ReplicaShare) {
         self.tenant = tenant
         var stripped = Set(tenant.propagate.map { HeaderName.canonical($0.header) })
         stripped.insert(HeaderName.canonical(settings.assertion.header))
@@ -35,7 +35,7 @@ public final class CompiledTenant: Sendable {
         if let previous, previous.tenant.limits == tenant.limits {
             self.limiter = previous.limiter
         } else {
-            self.limiter = TenantLimiter(limits: tenant.limits, now: now)
+            self.limiter = TenantLimiter(limits: tenant.limits, now: now, share: share)
         }
         var issuers: [String] = []
         var scopes: [String] = []
@@ -73,7 +73,7 @@ public final class CompiledConfig: Sendable {
     private let protectedPrefixBytes: [[UInt8]]
     private let assertionHash: UInt64
 
-    public init(snapshot: ConfigSnapshot, previous: CompiledConfig? = nil, now: Double = monotonicSeconds()) {
+    public init(snapshot: ConfigSnapshot, previous: CompiledConfig? = nil, now: Double = monotonicSeconds(), share: ReplicaShare = .whole) {
         self.snapshot = snapshot
         let s = snapshot.settings
         self.hot = HotSettings(
@@ -82,7 +82,7 @@ public final class CompiledConfig: Sendable {
             assertionEnabled: s.assertion.enabled, assertionHeader: s.assertion.header)
         var compiled: [TenantID: CompiledTenant] = [:]
         for (id, tenant) in snapshot.tenants {
-            compiled[id] = CompiledTenant(tenant: tenant, settings: snapshot.settings, previous: previous?.tenants[id], now: now)
+            compiled[id] = CompiledTenant(tenant: tenant, settings: snapshot.settings, previous: previous?.tenants[id], now: now, share: share)
         }
         self.tenants = compiled
         self.allStrippedHeaders = compiled.values.reduce(into: Set<String>()) { $0.formUnion($1.strippedHeaders) }

@@ -18,6 +18,8 @@ public final class ProxyRuntime: Sendable {
     public let flows: OAuthFlows
     public let clock: WallClock
     let accessLog: AccessLog
+    /// How many replicas share the tenants' limits (set from the store's replica registry).
+    public let replicas: ReplicaShare
     /// The tracer requests write spans with, when tracing is on (docs/observability.md "Traces").
     public let tracing: TracerSwitch
     /// Requests between their head and the end of their exchange, on every connection: what a
@@ -33,7 +35,9 @@ public final class ProxyRuntime: Sendable {
         tracing: TracerSwitch = TracerSwitch()
     ) {
         self.tracing = tracing
-        self.current = Mutex(CompiledConfig(snapshot: snapshot))
+        let replicas = ReplicaShare()
+        self.replicas = replicas
+        self.current = Mutex(CompiledConfig(snapshot: snapshot, share: replicas))
         self.authenticator = authenticator
         self.signer = signer
         self.sessions = sessions
@@ -54,7 +58,7 @@ public final class ProxyRuntime: Sendable {
     /// Swaps in a new snapshot; upstream health and limiter state carry over where unchanged.
     public func apply(_ snapshot: ConfigSnapshot) {
         current.withLock { old in
-            old = CompiledConfig(snapshot: snapshot, previous: old)
+            old = CompiledConfig(snapshot: snapshot, previous: old, share: replicas)
             configGeneration.wrappingAdd(1, ordering: .releasing)
         }
     }

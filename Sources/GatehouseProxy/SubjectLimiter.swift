@@ -21,15 +21,18 @@ final class SubjectLimiter: Sendable {
         var inFlight: Int
     }
 
-    let rate: Double
-    let maxConcurrent: Int
+    /// The limits for the whole deployment; each replica enforces its share of them.
+    let totalRate: Double
+    let totalMaxConcurrent: Int
     let capacity: Int
+    let share: ReplicaShare
     private let table: Mutex<[Key: State]>
 
-    init(rate: Double, maxConcurrent: Int, capacity: Int = 10_000) {
-        self.rate = rate
-        self.maxConcurrent = maxConcurrent
+    init(rate: Double, maxConcurrent: Int, capacity: Int = 10_000, share: ReplicaShare = .whole) {
+        self.totalRate = rate
+        self.totalMaxConcurrent = maxConcurrent
         self.capacity = capacity
+        self.share = share
         self.table = Mutex([:])
     }
 
@@ -45,7 +48,9 @@ final class SubjectLimiter: Sendable {
 
     /// One request of `key` at `now`: a token, then (when limited) a concurrency slot.
     func admit(_ key: Key, now: Double) -> Decision {
-        table.withLock { table in
+        let rate = share.rate(totalRate)
+        let maxConcurrent = share.concurrency(totalMaxConcurrent)
+        return table.withLock { table in
             var state = table[key] ?? State(tokens: max(1, rate), updatedAt: now, inFlight: 0)
             if rate > 0 {
                 let burst = max(1, rate)

@@ -1,7 +1,8 @@
 import GatehouseCore
 import Synchronization
 
-/// Per-tenant request-rate (token bucket) and concurrency limits (tenants/README.md `limits`).
+/// Per-tenant request-rate (token bucket) and concurrency limits (tenants/README.md `limits`),
+/// this replica's share of them.
 final class TenantLimiter: Sendable {
     struct Bucket {
         var tokens: Double
@@ -14,11 +15,15 @@ final class TenantLimiter: Sendable {
     /// Per-caller limits, when the tenant sets any.
     let subjects: SubjectLimiter?
 
-    init(limits: TenantLimits, now: Double) {
+    /// This replica's share of the limits (all of them when it runs alone).
+    let share: ReplicaShare
+
+    init(limits: TenantLimits, now: Double, share: ReplicaShare = .whole) {
         self.limits = limits
-        self.bucket = Mutex(Bucket(tokens: max(1, limits.requestsPerSecond), updatedAt: now))
+        self.share = share
+        self.bucket = Mutex(Bucket(tokens: max(1, share.rate(limits.requestsPerSecond)), updatedAt: now))
         self.subjects = limits.limitsSubjects
-            ? SubjectLimiter(rate: limits.perSubjectRequestsPerSecond, maxConcurrent: limits.perSubjectMaxConcurrentRequests) : nil
+            ? SubjectLimiter(rate: limits.perSubjectRequestsPerSecond, maxConcurrent: limits.perSubjectMaxConcurrentRequests, share: share) : nil
     }
 
     enum Decision {
@@ -29,8 +34,8 @@ final class TenantLimiter: Sendable {
 
     /// Takes one token; burst capacity is one second's worth (at least 1).
     func admitRate(now: Double) -> Decision {
-        let rate = limits.requestsPerSecond
-        guard rate > 0 else { return .allowed }
+        guard limits.requestsPerSecond > 0 else { return .allowed }
+        let rate = share.rate(limits.requestsPerSecond)
         return bucket.withLock { b in
             let capacity = max(1, rate)
             b.tokens = min(capacity, b.tokens + (now - b.updatedAt) * rate)
@@ -46,8 +51,8 @@ final class TenantLimiter: Sendable {
 
     /// Reserves a concurrency slot; the caller must call `release()` exactly once when it got true.
     func acquireSlot() -> Bool {
-        let max = limits.maxConcurrentRequests
-        guard max > 0 else { return true }
+        guard limits.maxConcurrentRequests > 0 else { return true }
+        let max = share.concurrency(limits.maxConcurrentRequests)
         let now = inFlight.wrappingAdd(1, ordering: .relaxed).newValue
         if now > max {
             inFlight.wrappingSubtract(1, ordering: .relaxed)

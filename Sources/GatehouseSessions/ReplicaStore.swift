@@ -34,4 +34,11 @@ public protocol ReplicaStore: Sendable {
     /// The value stored under `name`, after storing `proposed` there if there was none. Of
     /// replicas proposing at once, every one gets the same, first value; it never changes after.
     func settledValue(_ name: String, proposing proposed: [UInt8]) async throws -> [UInt8]
+    /// Marks replica `id` live until `expiresAt` (moving an earlier time forward or back: the
+    /// replica's own heartbeat is the truth), forgets replicas whose time has passed, and
+    /// returns how many are live at `now`, this one included: what per-replica limit shares
+    /// are computed from.
+    func announceReplica(_ id: String, until expiresAt: Double, now: Double) async throws -> Int
+    /// Forgets replica `id` (it is stopping): the others count one fewer at their next heartbeat.
+    func withdrawReplica(_ id: String) async throws
 }

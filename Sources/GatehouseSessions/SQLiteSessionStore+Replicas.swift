@@ -42,6 +42,25 @@ extension SQLiteSessionStore: ReplicaStore {
         }
     }
 
+    public func announceReplica(_ id: String, until expiresAt: Double, now: Double) async throws -> Int {
+        try await perform { db in
+            try db.transaction {
+                try db.execute(
+                    "INSERT INTO replica_presence (replica_id, expires_at) VALUES (?, ?) ON CONFLICT (replica_id) DO UPDATE SET expires_at = excluded.expires_at",
+                    [.text(id), .double(expiresAt)])
+                _ = try db.execute("DELETE FROM replica_presence WHERE expires_at <= ?", [.double(now)])
+                let live = try db.query("SELECT count(*) FROM replica_presence WHERE expires_at > ?", [.double(now)]) { try $0.int64(0) }
+                return Int(live.first ?? 1)
+            }
+        }
+    }
+
+    public func withdrawReplica(_ id: String) async throws {
+        try await perform { db in
+            _ = try db.execute("DELETE FROM replica_presence WHERE replica_id = ?", [.text(id)])
+        }
+    }
+
     public func settledValue(_ name: String, proposing proposed: [UInt8]) async throws -> [UInt8] {
         try await perform { db in
             try db.transaction {

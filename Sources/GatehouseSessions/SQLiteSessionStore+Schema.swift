@@ -103,6 +103,15 @@ enum SessionSchema {
             )
             """,
         ]),
+        // The replicas running now, each with the time its last heartbeat holds it live until.
+        Migration(version: 4, statements: [
+            """
+            CREATE TABLE replica_presence (
+                replica_id TEXT PRIMARY KEY,
+                expires_at REAL NOT NULL
+            )
+            """,
+        ]),
     ]
 
     static var latestVersion: Int64 { migrations.last?.version ?? 0 }

@@ -156,6 +156,42 @@ struct PostgresReplicaTests {
             }
         }
     }
+
+    @Test func twoReplicasTogetherHoldATenantsRateAndOneAloneGetsItAllBack() async throws {
+        try await PostgresTestServer.withDatabase(prefix: "gh_shares_") { url in
+            try await withHarness({ setup, _, _ in
+                setup.settings.store = .postgres(url: url)
+                // 2 a second for the deployment: 1 a second (a burst of 1) on each of two replicas.
+                setup.tenants[0].limits = TenantLimits(requestsPerSecond: 2)
+            }) { h in
+                #expect(h.gatehouse.runtime.replicas.count == 1)
+                let b = try await h.startReplica()
+                do {
+                    // B counted both at its start; A counts B at its next heartbeat.
+                    #expect(b.runtime.replicas.count == 2)
+                    #expect(await eventually(within: 15) { h.gatehouse.runtime.replicas.count == 2 }, "A never counted B")
+                    let alice = h.bearer(h.token("alice"))
+                    let onB = RawClient(port: b.dataPort)
+                    let started = monotonicSeconds()
+                    var admitted = 0
+                    for _ in 0..<4 {
+                        if try await h.client.request("GET", "/t/acme/a", headers: [alice]).status == 200 { admitted += 1 }
+                        if try await onB.request("GET", "/t/acme/b", headers: [alice]).status == 200 { admitted += 1 }
+                    }
+                    let elapsed = monotonicSeconds() - started
+                    // Whole limits on each replica would admit 4 at once (a burst of 2 each).
+                    #expect(admitted <= 2 + Int((2 * elapsed).rounded(.down)), "\(admitted) admitted in \(elapsed) s against 2/s")
+                    #expect(admitted >= 2, "each replica admits its share")
+                } catch {
+                    await b.shutdown()
+                    throw error
+                }
+                // B stops: A is alone again within a few seconds.
+                await b.shutdown()
+                #expect(await eventually(within: 15) { h.gatehouse.runtime.replicas.count == 1 }, "A still counts B")
+            }
+        }
+    }
 }
 
 /// The test server (`scripts/test` starts one): a user that may create databases.

@@ -53,6 +53,23 @@ extension StoreConformance {
         }
     }
 
+    static func replicasAreCountedWhileTheirHeartbeatHoldsThemLive(_ backend: any StoreBackend) async throws {
+        try await withStore(backend) { store, storage in
+            let other = try await storage.open()
+            #expect(try await store.announceReplica("a", until: 1006, now: 1000) == 1)
+            #expect(try await other.announceReplica("b", until: 1007, now: 1001) == 2, "each counts the other")
+            #expect(try await store.announceReplica("a", until: 1008, now: 1002) == 2, "a heartbeat does not count a replica twice")
+            // b stops beating: counted out once its time is up, and its row deleted.
+            #expect(try await store.announceReplica("a", until: 1013, now: 1007) == 1)
+            #expect(try await storage.count("SELECT count(*) FROM replica_presence") == 1)
+            // c comes, then leaves cleanly: counted out at once.
+            #expect(try await other.announceReplica("c", until: 1014, now: 1008) == 2)
+            try await other.withdrawReplica("c")
+            try await other.withdrawReplica("never-there")
+            #expect(try await store.announceReplica("a", until: 1015, now: 1009) == 1)
+        }
+    }
+
     static func theFirstSettledValueStaysForEveryone(_ backend: any StoreBackend) async throws {
         try await withStore(backend) { store, storage in
             let other = try await storage.open()

@@ -100,6 +100,10 @@ import Testing
         try await StoreConformance.replicaKeysAreReadWithinTheLimit(backend.store)
     }
 
+    @Test(arguments: Backend.available) func replicasAreCountedWhileTheirHeartbeatHoldsThemLive(_ backend: Backend) async throws {
+        try await StoreConformance.replicasAreCountedWhileTheirHeartbeatHoldsThemLive(backend.store)
+    }
+
     @Test(arguments: Backend.available) func theFirstSettledValueStaysForEveryone(_ backend: Backend) async throws {
         try await StoreConformance.theFirstSettledValueStaysForEveryone(backend.store)
     }
