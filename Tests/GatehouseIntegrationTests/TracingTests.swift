@@ -75,6 +75,15 @@ import Testing
         #expect(!upstreamParent.contains(callerSpan), "the upstream's parent is Gatehouse's span, not the caller's")
         #expect(traced.json?["headers"]?["tracestate"]?.stringValue == "vendor=abc")
 
+        // 1b. The same over HTTP/2 (h2c): the same spans, the caller's trace continued.
+        let h2Trace = "5bf92f3577b34da6a3ce929d0e0e4737"
+        let h2 = try await HTTP2Tests.curl([
+            "--http2-prior-knowledge", "-H", "Authorization: Bearer \(token)", "-H", "traceparent: 00-\(h2Trace)-\(callerSpan)-01",
+            "http://127.0.0.1:\(served.port)/t/acme/over-h2",
+        ] + HTTP2Tests.writeOut)
+        #expect(h2.output.hasSuffix("\n2 200"), "\(h2.output)")
+        #expect(h2.output.contains("00-\(h2Trace)-"), "the agent saw the trace continued: \(h2.output)")
+
         // 2. No token: a trace of its own, refused.
         let refused = try await client.request("GET", "/t/acme/items", headers: [])
         #expect(refused.status == 401)
@@ -94,6 +103,7 @@ import Testing
         let expected = await eventually(within: 30) {
             let spans = Self.spans(receiver)
             return spans.contains { $0.traceID == callerTrace && $0.kind == "SPAN_KIND_SERVER" }
+                && spans.contains { $0.traceID == h2Trace && $0.kind == "SPAN_KIND_SERVER" }
                 && spans.contains { $0.name == "fetch key set" } && spans.filter { $0.kind == "SPAN_KIND_SERVER" }.count >= 3
         }
         let spans = Self.spans(receiver)
@@ -120,6 +130,16 @@ import Testing
         #expect(upstream.attribute("server.address") == .string("127.0.0.1"))
         let store = try #require(children.first { $0.name == "store persist session bindings" })
         #expect(store.attribute("db.system.name") == .string("sqlite"))
+
+        let h2Server = try #require(spans.first { $0.traceID == h2Trace && $0.kind == "SPAN_KIND_SERVER" })
+        #expect(h2Server.attribute("network.protocol.version") == .string("2") && h2Server.parent == callerSpan)
+        #expect(server.attribute("network.protocol.version") == .string("1.1"))
+        // The same token again: a `verify token` span, or (a token this event loop verified
+        // before) a flag on the server span instead.
+        let h2Children = Set(spans.filter { $0.parent == h2Server.spanID }.map(\.name))
+        #expect(
+            h2Children == ["verify token", "upstream"] || (h2Children == ["upstream"] && h2Server.attribute("gatehouse.token.cached") == .bool(true)),
+            "\(h2Children) \(h2Server.json)")
 
         // The refused request: a root span of its own, no upstream.
         let refusedServer = try #require(spans.first { $0.kind == "SPAN_KIND_SERVER" && $0.attribute("http.response.status_code") == .number("401") })

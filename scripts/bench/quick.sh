@@ -4,6 +4,8 @@
 # two propagated headers and a signed assertion per request). wrk runs on CPU 0; nginx and
 # Gatehouse share CPU 1. Usage: scripts/bench/quick.sh [seconds]   (needs a release build)
 # PERF_DATA=FILE also records a perf profile (perf record -g) of Gatehouse during its run.
+# TRACING=1 turns OpenTelemetry tracing on at ratio 1, exporting to the nginx upstream (which
+# answers 200 and keeps nothing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 . scripts/bench/lib.sh
@@ -29,12 +31,16 @@ http {
   server {
     listen 127.0.0.1:$UP;
     location = /jwks.json { default_type application/json; alias $WORK/jwks.json; }
+    location = /v1/traces { default_type application/x-protobuf; return 200 ""; }
     location / { return 200 "ok\n"; }
   }
 }
 NGINX
 mkdir -p "$WORK/tenants"
 bench_gatehouse_yaml "$WORK/gatehouse.yaml" "$GH" "$ADMIN"
+if [ "${TRACING:-0}" = 1 ]; then
+  printf 'tracing:\n  enabled: true\n  endpoint: "http://127.0.0.1:%s"\n  sample_ratio: 1.0\n' "$UP" >> "$WORK/gatehouse.yaml"
+fi
 cat > "$WORK/tenants/bench.yaml" <<YAML
 id: bench
 match:

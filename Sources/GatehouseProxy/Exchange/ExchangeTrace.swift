@@ -14,6 +14,8 @@ final class ExchangeTrace {
     var verify: (any Span)?
     var store: (any Span)?
     var upstream: (any Span)?
+    /// The token was found in the event loop's verified-token cache (no `verify token` span).
+    var tokenCached = false
     /// The trace id (32 hex digits), for the access line; nil when not sampled.
     let traceID: String?
 
@@ -45,14 +47,23 @@ final class ExchangeTrace {
         return fields
     }
 
+    func endVerify(error: String? = nil) { Self.end(&verify, error: error) }
+
+    func endUpstream(error: String? = nil) { Self.end(&upstream, error: error) }
+
+    /// Ends `span` (when open), as failed with `error.type` when `error` is given.
     static func end(_ span: inout (any Span)?, error: String? = nil) {
         guard let s = span else { return }
-        if let error {
-            s.attributes["error.type"] = error
-            s.setStatus(SpanStatus(code: .error))
-        }
-        s.end()
+        end(s, error: error)
         span = nil
+    }
+
+    static func end(_ span: any Span, error: String? = nil) {
+        if let error {
+            span.attributes["error.type"] = error
+            span.setStatus(SpanStatus(code: .error))
+        }
+        span.end()
     }
 
     // MARK: - What a caller sent

@@ -9,7 +9,6 @@ extension ProxyExchange {
     /// must be fetched first.
     func authenticate() {
         guard let range = tokenRange else { return }
-        if let trace { trace.verify = trace.child("verify token", kind: .internal) }
         let useCache = config.hot.cacheTokens
         let now = runtime.clock()
         if useCache,
@@ -18,11 +17,13 @@ extension ProxyExchange {
             })
         {
             loop.stats.tokenCache(hit: true)
-            trace?.verify?.attributes["gatehouse.token.cached"] = true
+            // No span for a token this loop verified before: a flag on the server span.
+            trace?.tokenCached = true
             verified = entry
             authenticated(entry.principal)
             return
         }
+        if let trace { trace.verify = trace.child("verify token", kind: .internal) }
         let token = head.string(range)
         let snapshot = config.snapshot
         if let result = runtime.authenticator.authenticateNow(token: token, tenant: routedTenant, snapshot: snapshot) {
@@ -70,7 +71,7 @@ extension ProxyExchange {
     }
 
     func authenticationFailed(_ failure: AuthError) {
-        if trace?.verify != nil { ExchangeTrace.end(&trace!.verify, error: failure.reason) }
+        trace?.endVerify(error: failure.reason)
         if local == .callback {
             // A callback may prove itself with the flow cookie instead; a bad bearer is no proof.
             completeFlow(principal: nil)
@@ -97,7 +98,7 @@ extension ProxyExchange {
                 span.attributes["gatehouse.token.issuer"] = principal.issuer
                 span.attributes["gatehouse.tenant"] = principal.tenant.rawValue
             }
-            ExchangeTrace.end(&trace!.verify)
+            trace?.endVerify()
         }
         guard let tenant = config.tenants[principal.tenant] else {
             authenticationFailed(.invalid("unknown_issuer", "tenant vanished during reload"))

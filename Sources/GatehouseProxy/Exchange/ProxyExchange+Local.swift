@@ -53,8 +53,8 @@ extension ProxyExchange {
         guard let trace else { return }
         self.trace = nil
         let error = reason ?? (status >= 500 ? "http_\(status)" : nil)
-        ExchangeTrace.end(&trace.verify, error: "aborted")
-        ExchangeTrace.end(&trace.upstream, error: error ?? "aborted")
+        trace.endVerify(error: "aborted")
+        trace.endUpstream(error: error ?? "aborted")
         let span = trace.server
         guard trace.recording else {
             span.end()
@@ -81,6 +81,7 @@ extension ProxyExchange {
         if let tenant { attributes["gatehouse.tenant"] = tenant.tenant.id.rawValue }
         if let upstreamName { attributes["gatehouse.upstream"] = upstreamName }
         if let reason { attributes["gatehouse.reason"] = reason }
+        if trace.tokenCached { attributes["gatehouse.token.cached"] = true }
         if trace.recordSubject, let principal { attributes["enduser.id"] = principal.subject }
         if let mcp = mcpAudit {
             if let method = mcp.method { attributes["gatehouse.mcp.method"] = Self.loggable(method) }

@@ -116,11 +116,10 @@ extension ProxyExchange {
         let promise = loop.eventLoop.makePromise(of: Persisted.self)
         if let span {
             promise.futureResult.assumeIsolated().whenSuccess { outcome in
-                var open: (any Span)? = span
                 switch outcome {
-                case .durable: ExchangeTrace.end(&open)
-                case .lost: ExchangeTrace.end(&open, error: "bound_elsewhere")
-                case .failed: ExchangeTrace.end(&open, error: "store_unavailable")
+                case .durable: ExchangeTrace.end(span)
+                case .lost: ExchangeTrace.end(span, error: "bound_elsewhere")
+                case .failed: ExchangeTrace.end(span, error: "store_unavailable")
                 }
             }
         }
@@ -197,10 +196,7 @@ extension ProxyExchange {
         let table = runtime.sessions
         let promise = loop.eventLoop.makePromise(of: Bool.self)
         if let span = storeSpan("store fetch session bindings", operation: "fetch", count: keys.count) {
-            promise.futureResult.assumeIsolated().whenSuccess { ok in
-                var open: (any Span)? = span
-                ExchangeTrace.end(&open, error: ok ? nil : "store_unavailable")
-            }
+            promise.futureResult.assumeIsolated().whenSuccess { ok in ExchangeTrace.end(span, error: ok ? nil : "store_unavailable") }
         }
         promise.completeWithTask {
             do {

@@ -115,7 +115,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
     var clientCanTakeMore: Bool { (client?.isWritable ?? false) && held == nil }
 
     func upstreamResponseHead(_ response: ResponseHead) {
-        guard let conn = upstream, let client else { return }
+        guard let conn = upstream, client != nil else { return }
         conn.instance.recordSuccess()
         if let tenant { loop.stats.upstreamLatency(tenant: tenant, seconds: monotonicSeconds() - upstreamStartedAt) }
         status = response.status
@@ -238,7 +238,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             guard finishToolsList() else { return }
         }
         responseEnded = true
-        if trace?.upstream != nil { ExchangeTrace.end(&trace!.upstream) }
+        trace?.endUpstream()
         if requestEnded {
             responseFinishedWithUpstream()
         } else if let conn = upstream {
@@ -277,7 +277,7 @@ extension ProxyExchange: UpstreamLinkDelegate {
             "upstream error", metadata: ["error": "\(failure)", "request_id": "\(requestID.string)", "upstream": "\(conn.instance.upstream.description)"])
         let timeout: Bool
         if case .idleTimeout = failure { timeout = true } else { timeout = false }
-        if trace?.upstream != nil { ExchangeTrace.end(&trace!.upstream, error: timeout ? "upstream_timeout" : "upstream_failed") }
+        trace?.endUpstream(error: timeout ? "upstream_timeout" : "upstream_failed")
         if responseHeadSent && held == nil {
             // Mid-stream: all that can be done is end the client connection so it sees the truncation.
             abortClient(reason: timeout ? "upstream_timeout" : "upstream_closed")
