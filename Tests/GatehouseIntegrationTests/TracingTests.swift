@@ -53,7 +53,8 @@ import Testing
         let peers = try await LoopbackPeers.start(agentName: "traced")
         let dir = try TempDir()
         try dir.write("gatehouse.yaml", Self.settings(otlpPort: otlpPort, tracing: "enabled: true\nsample_ratio: 1.0"))
-        try peers.writeAcmeTenant(dir, extra: "sessions:\n  - { header: \"X-Session\", issued_by: client }\n")
+        try peers.writeAcmeTenant(
+            dir, extra: "sessions:\n  - { header: \"X-Session\", issued_by: client }\noauth:\n  completion_url: \"\(peers.agent.baseURL)/oauth/complete\"\n")
         let served = try await ServedGatehouse.start(dir)
         defer { _ = served.process.isRunning ? served.process.terminate() : () }
         #expect(served.stderr.text.contains("tracing on"), "\(served.stderr.text)")
@@ -84,6 +85,12 @@ import Testing
         #expect(h2.output.hasSuffix("\n2 200"), "\(h2.output)")
         #expect(h2.output.contains("00-\(h2Trace)-"), "the agent saw the trace continued: \(h2.output)")
 
+        // 1c. An OAuth flow registered: Gatehouse answers itself, after a store call.
+        let flow = try await client.request(
+            "POST", "/t/acme/.gatehouse/oauth/flows", headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/json")],
+            body: #"{"session_id":"traced-flow-1","authorization_url":"https://provider.example/authorize?client=1"}"#)
+        #expect(flow.status == 201, "\(flow.text)")
+
         // 2. No token: a trace of its own, refused.
         let refused = try await client.request("GET", "/t/acme/items", headers: [])
         #expect(refused.status == 401)
@@ -104,6 +111,7 @@ import Testing
             let spans = Self.spans(receiver)
             return spans.contains { $0.traceID == callerTrace && $0.kind == "SPAN_KIND_SERVER" }
                 && spans.contains { $0.traceID == h2Trace && $0.kind == "SPAN_KIND_SERVER" }
+                && spans.contains { $0.name == "oauth flow create" }
                 && spans.contains { $0.name == "fetch key set" } && spans.filter { $0.kind == "SPAN_KIND_SERVER" }.count >= 3
         }
         let spans = Self.spans(receiver)
@@ -141,6 +149,12 @@ import Testing
             h2Children == ["verify token", "upstream"] || (h2Children == ["upstream"] && h2Server.attribute("gatehouse.token.cached") == .bool(true)),
             "\(h2Children) \(h2Server.json)")
 
+        let flowServer = try #require(spans.first { $0.name == "POST /t/acme/.gatehouse/oauth/flows" }, "\(spans.map(\.name))")
+        #expect(flowServer.attribute("http.response.status_code") == .number("201"))
+        let flowChildren = spans.filter { $0.parent == flowServer.spanID }
+        #expect(flowChildren.contains { $0.name == "oauth flow create" && $0.attribute("db.system.name") == .string("sqlite") }, "\(flowChildren.map(\.json))")
+        #expect(!flowChildren.contains { $0.name == "upstream" })
+
         // The refused request: a root span of its own, no upstream.
         let refusedServer = try #require(spans.first { $0.kind == "SPAN_KIND_SERVER" && $0.attribute("http.response.status_code") == .number("401") })
         #expect(refusedServer.parent == "" && refusedServer.traceID != callerTrace)
@@ -160,7 +174,7 @@ import Testing
         let everything = receiver.output
         #expect(!everything.contains(token.prefix(40)) && !everything.contains(newKeyToken.prefix(40)), "a token reached a span")
         #expect(!everything.contains("hunter2") && !everything.contains("api_key"), "a query string reached a span")
-        #expect(!everything.contains("sess-traced-1"), "a session id reached a span")
+        #expect(!everything.contains("sess-traced-1") && !everything.contains("traced-flow-1"), "a session id reached a span")
 
         // The access lines carry the trace ids.
         #expect(await served.stop())

@@ -22,7 +22,7 @@ extension ProxyExchange {
         let prefix = routedTenant == nil ? (tenant.match.pathPrefix ?? "") : oauthBasePrefix
         let baseURL = "\(scheme)://\(host ?? "localhost")\(prefix)"
         let body = flowBody
-        answer { await flows.createFlow(tenant: tenant, principal: principal, userToken: token, body: body, baseURL: baseURL) }
+        answer("create") { await flows.createFlow(tenant: tenant, principal: principal, userToken: token, body: body, baseURL: baseURL) }
     }
 
     /// `GET /.gatehouse/oauth/start/<handle>`: opened in the user's browser.
@@ -31,7 +31,7 @@ extension ProxyExchange {
         let secure = scheme == "https"
         let tenant = routedTenant
         let prefix = oauthPrefix
-        answer { await flows.start(handle: handle, secure: secure, tenant: tenant, pathPrefix: prefix) }
+        answer("start") { await flows.start(handle: handle, secure: secure, tenant: tenant, pathPrefix: prefix) }
     }
 
     /// `GET /.gatehouse/oauth/callback?session_id=…`: proven by the flow cookie, or by a bearer
@@ -54,18 +54,22 @@ extension ProxyExchange {
         let token = principal == nil ? nil : self.token
         let browserCookies = cookies
         let routed = routedTenant
-        answer {
+        answer("callback") {
             await flows.callback(
                 sessionID: sessionID, cookies: browserCookies, bearerPrincipal: principal, bearerToken: token, tenants: tenants,
                 requestTenant: routed)
         }
     }
 
-    /// Runs `work` off the event loop and answers with its result.
-    func answer(_ work: @escaping @Sendable () async -> FlowResult) {
+    /// Runs `work` (the flow's store calls, and a callback's completion post) off the event loop
+    /// and answers with its result.
+    func answer(_ step: String, _ work: @escaping @Sendable () async -> FlowResult) {
         stage = .answering
         let promise = loop.eventLoop.makePromise(of: FlowResult.self)
         promise.completeWithTask(work)
+        if let span = storeSpan("oauth flow " + step, operation: step) {
+            promise.futureResult.assumeIsolated().whenSuccess { result in ExchangeTrace.end(span, error: result.status >= 500 ? result.reason : nil) }
+        }
         promise.futureResult.assumeIsolated().whenSuccess { result in
             guard self.stage == .answering, self.client?.isServing(self) == true else { return }
             var headers = ResponseFields()

@@ -137,14 +137,14 @@ extension ProxyExchange {
         return promise.futureResult
     }
 
-    /// A span for a call to the session store, when tracing is on.
-    func storeSpan(_ name: String, operation: String, count: Int) -> (any Span)? {
+    /// A span for a call to the store (bindings, OAuth flows), when tracing is on.
+    func storeSpan(_ name: String, operation: String, count: Int? = nil) -> (any Span)? {
         guard let trace else { return nil }
         let span = trace.child(name, kind: .client)
         if span.isRecording {
             span.attributes["db.system.name"] = runtime.sessions.shared ? "postgresql" : "sqlite"
             span.attributes["db.operation.name"] = operation
-            span.attributes["gatehouse.session.count"] = count
+            if let count { span.attributes["gatehouse.session.count"] = count }
         }
         return span
     }
