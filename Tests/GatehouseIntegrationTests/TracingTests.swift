@@ -45,11 +45,20 @@ import Testing
         """
     }
 
-    @Test func requestsBecomeSpanTreesAtARealReceiverAndTheTraceGoesUpstream() async throws {
-        let receiver = try BackgroundProcess.start(script: Self.receiverScript)
-        defer { receiver.stop() }
+    /// The OTLP receiver on a port of its own, and that port.
+    static func startReceiver() async throws -> (BackgroundProcess, Int) {
+        let receiver = try BackgroundProcess.start(script: receiverScript)
         _ = await eventually(within: 30) { receiver.port != nil || !receiver.isRunning }
-        let otlpPort = try #require(receiver.port, "otlp_receiver.py did not start: \(receiver.output)")
+        guard let port = receiver.port else {
+            receiver.stop()
+            throw RawClient.Failure(description: "otlp_receiver.py did not start: \(receiver.output)")
+        }
+        return (receiver, port)
+    }
+
+    @Test func requestsBecomeSpanTreesAtARealReceiverAndTheTraceGoesUpstream() async throws {
+        let (receiver, otlpPort) = try await Self.startReceiver()
+        defer { receiver.stop() }
         let peers = try await LoopbackPeers.start(agentName: "traced")
         let dir = try TempDir()
         try dir.write("gatehouse.yaml", Self.settings(otlpPort: otlpPort, tracing: "enabled: true\nsample_ratio: 1.0"))
@@ -187,10 +196,8 @@ import Testing
     }
 
     @Test func samplingAndSwitchingTracingOffAndOnTakeEffectWithoutARestart() async throws {
-        let receiver = try BackgroundProcess.start(script: Self.receiverScript)
+        let (receiver, otlpPort) = try await Self.startReceiver()
         defer { receiver.stop() }
-        _ = await eventually(within: 30) { receiver.port != nil || !receiver.isRunning }
-        let otlpPort = try #require(receiver.port, "otlp_receiver.py did not start: \(receiver.output)")
         let peers = try await LoopbackPeers.start(agentName: "sampled")
         let dir = try TempDir()
         try dir.write("gatehouse.yaml", Self.settings(otlpPort: otlpPort, tracing: "enabled: false"))
