@@ -12,7 +12,8 @@ import Tracing
 final class TracingBackend: Sendable {
     let tracers: TracerSwitch
     private let logger: Logger
-    private let state = Mutex<(settings: TracingSettings, group: ServiceGroup?, task: Task<Void, Never>?)>((TracingSettings(), nil, nil))
+    /// The running exporter, if any, and the task running it.
+    private let state = Mutex<(group: ServiceGroup?, task: Task<Void, Never>?)>((nil, nil))
 
     init(tracers: TracerSwitch, logger: Logger) {
         self.tracers = tracers
@@ -31,21 +32,25 @@ final class TracingBackend: Sendable {
                 logger.error("tracing not started", metadata: ["error": "\(error)", "endpoint": "\(settings.endpoint)"])
             }
         }
+        let logger = self.logger
         let group = made.map { ServiceGroup(services: [$0.service], logger: logger) }
         let task = group.map { group in
             Task.detached {
-                do { try await group.run() } catch { Logger(label: "gatehouse").warning("tracing exporter stopped", metadata: ["error": "\(error)"]) }
+                do { try await group.run() } catch { logger.warning("tracing exporter stopped", metadata: ["error": "\(error)"]) }
             }
         }
         let old = state.withLock { state in
-            defer { state = (settings, group, task) }
+            defer { state = (group, task) }
             return state.group
         }
         tracers.set(made.map { TracerSwitch.Active(tracer: $0.tracer, recordSubject: settings.recordSubject) })
+        // The old exporter sends what it holds, then stops.
         if let old { Task.detached { await old.triggerGracefulShutdown() } }
         if made != nil {
             logger.notice(
                 "tracing on", metadata: ["endpoint": "\(settings.tracesURL)", "sample_ratio": "\(settings.sampleRatio)", "service_name": "\(settings.serviceName)"])
+        } else if old != nil {
+            logger.notice("tracing off")
         }
         return made != nil || !settings.enabled
     }
@@ -54,8 +59,8 @@ final class TracingBackend: Sendable {
     func shutdown() async {
         tracers.set(nil)
         let (group, task) = state.withLock { state in
-            defer { state.group = nil; state.task = nil }
-            return (state.group, state.task)
+            defer { state = (nil, nil) }
+            return state
         }
         await group?.triggerGracefulShutdown()
         await task?.value
