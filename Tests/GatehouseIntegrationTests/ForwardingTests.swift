@@ -107,6 +107,22 @@ import Testing
         }
     }
 
+    /// A client still sending a body Gatehouse refused gets to finish sending and read the 413:
+    /// Gatehouse answers, shuts its side and reads and drops the rest (for up to 2 s) instead of
+    /// closing at once, which would reset the connection under the client's writes.
+    @Test func aClientStillSendingARefusedBodyReadsThe413() async throws {
+        try await withHarness({ setup, _, _ in setup.settings.limits.maxRequestBodyBytes = 1000 }) { h in
+            let size = 8 << 20
+            let head = "POST /t/acme/upload HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer \(h.token())\r\nContent-Length: \(size)\r\n\r\n"
+            let client = RawClient(port: h.gatehouse.dataPort)
+            let (sent, response) = try await onOwnThread { try client.sendLargeBodyBlocking(head: head, bodyBytes: size) }
+            #expect(sent == size, "the connection was reset after \(sent) of \(size) body bytes")
+            #expect(response?.status == 413)
+            #expect(response?.header("Connection")?.lowercased() == "close")
+            #expect(h.upstreamRequests.isEmpty)
+        }
+    }
+
     @Test func oversizedHeadersAre431() async throws {
         try await withHarness({ setup, _, _ in setup.settings.limits.maxHeaderBytes = 4096 }) { h in
             let r = try await h.client.request("GET", "/t/acme/x", headers: [h.bearer(h.token()), ("X-Big", String(repeating: "b", count: 5000))])

@@ -59,6 +59,36 @@ struct RawClient {
         return response
     }
 
+    /// Sends `head`, then `bodyBytes` bytes of body as fast as the server takes them (writes
+    /// that fail end the sending, without SIGPIPE), then reads the response. Returns how many
+    /// body bytes were sent and the response, if one could be read.
+    func sendLargeBodyBlocking(head: String, bodyBytes: Int, timeout: Double = 10) throws -> (sent: Int, response: Response?) {
+        let fd = try connectSocket(timeout: timeout)
+        defer { close(fd) }
+        var tv = timeval(tv_sec: Int(timeout), tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let headBytes = Array(head.utf8)
+        guard headBytes.withUnsafeBytes({ Glibc.send(fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }) == headBytes.count else {
+            throw Failure(description: "send failed")
+        }
+        let chunk = [UInt8](repeating: UInt8(ascii: "x"), count: 65536)
+        var sent = 0
+        while sent < bodyBytes {
+            let n = chunk.withUnsafeBytes { Glibc.send(fd, $0.baseAddress!, min($0.count, bodyBytes - sent), Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { break }
+            sent += n
+        }
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { break }
+            received.append(contentsOf: buffer[0..<n])
+            if let response = RawClient.parse(received, arrivals: [], complete: false) { return (sent, response) }
+        }
+        return (sent, RawClient.parse(received, arrivals: [], complete: true))
+    }
+
     /// A connected socket to 127.0.0.1:`port` whose reads give up after `timeout`.
     private func connectSocket(timeout: Double) throws -> Int32 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

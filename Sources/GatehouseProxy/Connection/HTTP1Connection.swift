@@ -33,6 +33,20 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     /// Pipelined bytes held while a request is served before reading stops.
     private static let maxHeldBytes = 64 * 1024
 
+    /// Closing while the client may still be sending (a refused body, a broken head): after the
+    /// answer, Gatehouse shuts its side and reads and drops what still comes, for at most this
+    /// long, before it closes (RFC 9112 9.6). Closing at once would make the kernel answer
+    /// those bytes with a reset, and a client still writing its body would see the reset
+    /// instead of the answer.
+    static let lingerTime: TimeAmount = .seconds(2)
+    /// Reading and dropping until the client's end, or `lingerTime`.
+    private var lingering = false
+    /// The request was cut short (a head or body that could not be parsed): bytes may follow.
+    private var requestCutShort = false
+    /// A close asked for while a read is being processed: done once that read is (the buffers
+    /// it is using are what decides whether to linger).
+    private var closePending = false
+
     init(loop: LoopContext, scheme: String) {
         self.loop = loop
         self.scheme = scheme
@@ -56,6 +70,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        if lingering { return }  // dropped: the answer is out and the connection is closing
         inReadBatch = true
         lastActivity = NIODeadline.now()
         var bytes = unwrapInboundIn(data)
@@ -82,6 +97,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
     }
 
     private var shouldRead: Bool {
+        if lingering { return true }
         guard let exchange else { return machine.isIdle }
         if exchange.wantsBody { return !upstreamBlocked }
         // Reads stay armed while the exchange is served: pipelined bytes are held (up to the
@@ -138,6 +154,10 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
             processAgain = false
             step()
         } while processAgain
+        if closePending, let context {
+            closePending = false
+            closeAfterWrites(context)
+        }
         resumeReadingIfWanted()
     }
 
@@ -234,13 +254,51 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
         OutgoingHead(status: status, upstream: nil, extra: extra, framing: .length(response.body.count), close: true).writeHTTP1(into: &out)
         out.writeBytes(response.body)
         inbound.clear()
-        context.writeAndFlush(wrapOutboundOut(out)).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        requestCutShort = true
+        context.write(wrapOutboundOut(out), promise: nil)
+        requestClose(context)
+    }
+
+    private func requestClose(_ context: ChannelHandlerContext) {
+        if processing { closePending = true } else { closeAfterWrites(context) }
+    }
+
+    /// Flushes what is written, then closes — lingering first when the client may still be
+    /// sending (see `lingerTime`).
+    private func closeAfterWrites(_ context: ChannelHandlerContext) {
+        let linger = requestCutShort || !body.isFinished || inbound.readableBytes > 0
+        let flushed = context.writeAndFlush(wrapOutboundOut(ByteBuffer()))
+        guard linger else {
+            flushed.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            return
+        }
+        lingering = true
+        inbound.clear()
+        body = .none
+        flushed.assumeIsolated().whenComplete { result in
+            guard case .success = result, context.channel.isActive else {
+                context.close(promise: nil)
+                return
+            }
+            // FIN after the answer; the client's own end (or the deadline) closes the rest.
+            let halfClosed = context.eventLoop.makePromise(of: Void.self)
+            halfClosed.futureResult.assumeIsolated().whenFailure { _ in context.close(promise: nil) }
+            context.close(mode: .output, promise: halfClosed)
+            context.eventLoop.assumeIsolated().scheduleTask(in: Self.lingerTime) {
+                if context.channel.isActive { context.close(promise: nil) }
+            }
+            if self.readPending {
+                self.readPending = false
+                context.read()
+            }
+        }
     }
 
     /// A body that cannot be decoded: a 400 if nothing was answered yet, and the connection ends.
     private func bodyFailed(_ error: HTTPParseError, exchange: ProxyExchange) {
         inbound.clear()
         body = .none
+        requestCutShort = true
         if exchange.responseHeadSent {
             exchange.abortClient(reason: "bad_body")
             return
@@ -316,7 +374,7 @@ final class HTTP1Connection: ChannelDuplexHandler, ExchangeClient {
         lastActivity = NIODeadline.now()
         switch machine.requestFinished(close: close) {
         case .closeAfterWrites:
-            context.writeAndFlush(wrapOutboundOut(ByteBuffer())).assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+            requestClose(context)
         case .readNextRequest:
             process()
         default:
