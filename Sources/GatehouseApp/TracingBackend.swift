@@ -55,7 +55,11 @@ final class TracingBackend: Sendable {
         return made != nil || !settings.enabled
     }
 
-    /// Stops the exporter after it has sent the spans it holds.
+    /// How long a stop waits for the exporter to send the spans it holds: a collector that is
+    /// down must not hold up a shutdown.
+    static let flushGrace: Duration = .seconds(2)
+
+    /// Stops the exporter once it has sent the spans it holds, or after `flushGrace`.
     func shutdown() async {
         tracers.set(nil)
         let (group, task) = state.withLock { state in
@@ -63,7 +67,24 @@ final class TracingBackend: Sendable {
             return state
         }
         await group?.triggerGracefulShutdown()
-        await task?.value
+        guard let task else { return }
+        let flushed = await withTaskGroup(of: Bool.self) { waits in
+            waits.addTask {
+                await task.value
+                return true
+            }
+            waits.addTask {
+                try? await Task.sleep(for: Self.flushGrace)
+                return false
+            }
+            let first = await waits.next() ?? false
+            waits.cancelAll()
+            return first
+        }
+        if !flushed {
+            task.cancel()
+            logger.warning("tracing exporter stopped before it could send its last spans")
+        }
     }
 
     static func configuration(_ settings: TracingSettings, logger: Logger) -> OTel.Configuration {
@@ -79,7 +100,9 @@ final class TracingBackend: Sendable {
         config.traces.exporter = .otlp
         config.traces.otlpExporter.endpoint = settings.tracesURL  // used as given once set
         config.traces.otlpExporter.protocol = .httpProtobuf
-        config.traces.otlpExporter.timeout = .seconds(10)
+        // A collector that does not answer costs a batch after 5 s, not more.
+        config.traces.otlpExporter.timeout = .seconds(5)
+        config.traces.batchSpanProcessor.exportTimeout = .seconds(5)
         // Sent within a second of ending: a trace shows up while the request is still in mind.
         config.traces.batchSpanProcessor.scheduleDelay = .seconds(1)
         return config

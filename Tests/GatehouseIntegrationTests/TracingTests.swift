@@ -250,4 +250,23 @@ import Testing
         #expect(lines.contains { $0["path"] == .string("/t/acme/sampled") && $0["trace_id"] == .string("33333333333333333333333333333333") })
         try await peers.shutdown()
     }
+
+    @Test func aCollectorThatIsDownCostsSpansNotRequests() async throws {
+        let peers = try await LoopbackPeers.start(agentName: "no-collector")
+        let dir = try TempDir()
+        try dir.write("gatehouse.yaml", Self.settings(otlpPort: deadPort(), tracing: "enabled: true"))
+        try peers.writeAcmeTenant(dir)
+        let served = try await ServedGatehouse.start(dir)
+        defer { _ = served.process.isRunning ? served.process.terminate() : () }
+        let client = RawClient(port: served.port)
+        let token = peers.idp.mintToken(subject: "alice")
+        for i in 0..<20 {
+            let r = try await client.request("GET", "/t/acme/\(i)", headers: [("Authorization", "Bearer \(token)")])
+            #expect(r.status == 200)
+        }
+        #expect(await eventually(within: 30) { served.stderr.text.contains("Failed to export batch") }, "\(served.stderr.text)")
+        #expect(try await client.request("GET", "/t/acme/after", headers: [("Authorization", "Bearer \(token)")]).status == 200)
+        #expect(await served.stop(), "the exporter held up the stop")
+        try await peers.shutdown()
+    }
 }
