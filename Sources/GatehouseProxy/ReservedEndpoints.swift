@@ -33,6 +33,15 @@ enum ReservedEndpoints {
         return nil
     }
 
+    /// The template of a reserved path Gatehouse answered (a span's route): one of a few fixed
+    /// strings whatever the path sent.
+    static func route(_ path: Substring) -> String {
+        if path == jwksPath { return jwksPath }
+        if path == ProtectedResourceMetadata.wellKnownPath { return ProtectedResourceMetadata.wellKnownPath }
+        if path.hasPrefix(ProtectedResourceMetadata.wellKnownPath + "/") { return ProtectedResourceMetadata.wellKnownPath + "/*" }
+        return gatehousePrefix + "*"
+    }
+
     /// Every reserved path, Gatehouse's own and the OAuth endpoints, starts with `/.`
     /// (`/.well-known/…`, `/.gatehouse…`): one byte tells most requests apart from them.
     @inline(__always)

@@ -43,6 +43,14 @@ struct RawClient {
             guard n > 0 else { throw Failure(description: "send failed") }
             sent += n
         }
+        let (response, received) = readResponse(fd)
+        guard let response else { throw Failure(description: "no complete response (\(received) bytes)") }
+        return response
+    }
+
+    /// Reads from `fd` until a response is complete (or the server closes, or a read times
+    /// out); the response, if one could be parsed, and the bytes read.
+    private func readResponse(_ fd: Int32) -> (Response?, Int) {
         var received: [UInt8] = []
         var arrivals: [(Double, Int)] = []
         var buffer = [UInt8](repeating: 0, count: 65536)
@@ -51,12 +59,9 @@ struct RawClient {
             if n <= 0 { break }
             received.append(contentsOf: buffer[0..<n])
             arrivals.append((monotonicSeconds(), n))
-            if let response = RawClient.parse(received, arrivals: arrivals, complete: false) { return response }
+            if let response = RawClient.parse(received, arrivals: arrivals, complete: false) { return (response, received.count) }
         }
-        guard let response = RawClient.parse(received, arrivals: arrivals, complete: true) else {
-            throw Failure(description: "no complete response (\(received.count) bytes)")
-        }
-        return response
+        return (RawClient.parse(received, arrivals: arrivals, complete: true), received.count)
     }
 
     /// Sends `head`, then `bodyBytes` bytes of body as fast as the server takes them (writes
@@ -78,15 +83,7 @@ struct RawClient {
             if n <= 0 { break }
             sent += n
         }
-        var received: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
-            if n <= 0 { break }
-            received.append(contentsOf: buffer[0..<n])
-            if let response = RawClient.parse(received, arrivals: [], complete: false) { return (sent, response) }
-        }
-        return (sent, RawClient.parse(received, arrivals: [], complete: true))
+        return (sent, readResponse(fd).0)
     }
 
     /// A connected socket to 127.0.0.1:`port` whose reads give up after `timeout`.

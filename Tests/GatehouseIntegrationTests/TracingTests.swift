@@ -100,6 +100,12 @@ import Testing
             body: #"{"session_id":"traced-flow-1","authorization_url":"https://provider.example/authorize?client=1"}"#)
         #expect(flow.status == 201, "\(flow.text)")
 
+        // 1d. Span names come from a bounded set, not from the path a caller sends.
+        let lookalike = try await client.request("GET", "/t/acme/x/.gatehouse/made-up-1", headers: [("Authorization", "Bearer \(token)")])
+        #expect(lookalike.status == 200)
+        let unknown = try await client.request("GET", "/.gatehouse/made-up-2", headers: [])
+        #expect(unknown.status == 404)
+
         // 2. No token: a trace of its own, refused.
         let refused = try await client.request("GET", "/t/acme/items", headers: [])
         #expect(refused.status == 401)
@@ -121,6 +127,7 @@ import Testing
             return spans.contains { $0.traceID == callerTrace && $0.kind == "SPAN_KIND_SERVER" }
                 && spans.contains { $0.traceID == h2Trace && $0.kind == "SPAN_KIND_SERVER" }
                 && spans.contains { $0.name == "oauth flow create" }
+                && spans.contains { $0.attribute("url.path") == .string("/.gatehouse/made-up-2") }
                 && spans.contains { $0.name == "fetch key set" } && spans.filter { $0.kind == "SPAN_KIND_SERVER" }.count >= 3
         }
         let spans = Self.spans(receiver)
@@ -163,6 +170,11 @@ import Testing
         let flowChildren = spans.filter { $0.parent == flowServer.spanID }
         #expect(flowChildren.contains { $0.name == "oauth flow create" && $0.attribute("db.system.name") == .string("sqlite") }, "\(flowChildren.map(\.json))")
         #expect(!flowChildren.contains { $0.name == "upstream" })
+
+        let names = { (path: String) in spans.filter { $0.attribute("url.path") == .string(path) && $0.kind == "SPAN_KIND_SERVER" }.map(\.name) }
+        #expect(names("/t/acme/x/.gatehouse/made-up-1") == ["GET /t/acme/*"])
+        #expect(names("/.gatehouse/made-up-2") == ["GET /.gatehouse/*"])
+        #expect(!spans.contains { $0.name.contains("made-up") }, "a caller's path became a span name")
 
         // The refused request: a root span of its own, no upstream.
         let refusedServer = try #require(spans.first { $0.kind == "SPAN_KIND_SERVER" && $0.attribute("http.response.status_code") == .number("401") })

@@ -14,11 +14,11 @@ Works with mcp 2.x (`MCPServer`) and mcp 1.x (`FastMCP`).
 
 import asyncio
 import json
-import os
 import signal
 import sys
 
-import uvicorn
+import serving
+
 
 try:  # mcp >= 2
     from mcp.server.mcpserver import Context, MCPServer
@@ -63,19 +63,7 @@ def build_app(port: int):
 
 
 async def main(port: int) -> None:
-    config = uvicorn.Config(build_app(port), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():  # failed to start (port taken, import error…): report it
-            await serving
-            sys.exit(1)
-        await asyncio.sleep(0.02)
-    # A test fixture with nothing to save: SIGTERM ends it at once, open streams or not.
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: os._exit(0))
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    print(f"READY {bound}", flush=True)
-    await serving
+    await serving.serve(build_app(port), port)
 
 
 if __name__ == "__main__":

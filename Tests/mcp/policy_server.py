@@ -44,20 +44,19 @@ X-Tenant-Id and X-User-Id headers of the HTTP request that carried it, and all i
 import argparse
 import asyncio
 import json
-import os
 import signal
-import sys
 import urllib.parse
 import uuid
 from typing import Annotated
 
-import uvicorn
 from mcp import UrlElicitationRequiredError
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types import ElicitRequest, ElicitRequestURLParams, InputRequiredResult
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 from pydantic import Field
+
+import serving
 
 AUTHORIZE_URL = "https://auth.example/authorize"
 
@@ -196,18 +195,7 @@ def build_app(mode: str):
 
 
 async def main(port: int, mode: str) -> None:
-    config = uvicorn.Config(build_app(mode), host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():  # failed to start (port taken, import error…): report it
-            await serving
-            sys.exit(1)
-        await asyncio.sleep(0.02)
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, lambda: os._exit(0))
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    print(f"READY {bound}", flush=True)
-    await serving
+    await serving.serve(build_app(mode), port)
 
 
 if __name__ == "__main__":

@@ -14,30 +14,12 @@ import sys
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+import client_args
+
 
 async def main():
     url, token = sys.argv[1], sys.argv[2]
-    headers = []
-    sends = []
-    wait_close = False
-    args = sys.argv[3:]
-    i = 0
-    while i < len(args):
-        if args[i] == "--header":
-            name, _, value = args[i + 1].partition(":")
-            headers.append((name, value))
-            i += 2
-        elif args[i] == "--send":
-            sends.append(args[i + 1])
-            i += 2
-        elif args[i] == "--send-size":
-            sends.append("x" * int(args[i + 1]))
-            i += 2
-        elif args[i] == "--wait-close":
-            wait_close = True
-            i += 1
-        else:
-            raise SystemExit(f"unknown argument {args[i]}")
+    headers, sends, wait_close = client_args.parse(sys.argv[3:])
     if token != "-":
         headers.append(("Authorization", "Bearer " + token))
     try:

@@ -19,6 +19,8 @@ import h2.connection
 import h2.events
 import h2.settings
 
+import client_args
+
 
 def ws_frame(opcode, payload):
     """A client frame: FIN, masked."""
@@ -110,24 +112,7 @@ class Client:
 
 def main():
     port, path, token = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    headers, sends, wait_close = [], [], False
-    args, i = sys.argv[4:], 0
-    while i < len(args):
-        if args[i] == "--header":
-            name, _, value = args[i + 1].partition(":")
-            headers.append((name.lower(), value))
-            i += 2
-        elif args[i] == "--send":
-            sends.append(args[i + 1])
-            i += 2
-        elif args[i] == "--send-size":
-            sends.append("x" * int(args[i + 1]))
-            i += 2
-        elif args[i] == "--wait-close":
-            wait_close = True
-            i += 1
-        else:
-            raise SystemExit(f"unknown argument {args[i]}")
+    headers, sends, wait_close = client_args.parse(sys.argv[4:], str.lower)
     if token != "-":
         headers.append(("authorization", "Bearer " + token))
     c = Client(port)

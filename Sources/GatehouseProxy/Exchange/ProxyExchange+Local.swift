@@ -60,14 +60,8 @@ extension ProxyExchange {
             span.end()
             return
         }
-        let route: String
-        if path.contains("/.gatehouse/") || path.hasPrefix("/.well-known/") {
-            route = Self.loggedPath(path)
-        } else if let prefix = strippedPrefix ?? (oauthBasePrefix.isEmpty ? nil : oauthBasePrefix) {
-            route = prefix + "/*"
-        } else {
-            route = "/*"
-        }
+        // A bounded set of names: one of Gatehouse's endpoints, or the tenant's path prefix.
+        let route = localRoute ?? (oauthBasePrefix.isEmpty ? "/*" : oauthBasePrefix + "/*")
         span.operationName = head.methodName + " " + route
         var attributes = span.attributes
         attributes["http.request.method"] = head.methodName

@@ -110,6 +110,9 @@ final class ProxyExchange {
     var mcpToolsRemoved = 0
     /// The request's spans, when tracing is on.
     var trace: ExchangeTrace?
+    /// Which of Gatehouse's own endpoints answered, as a template (`/.gatehouse/oauth/flows`):
+    /// the server span's route. Never the path as sent, so span names stay a bounded set.
+    var localRoute: String?
 
     enum HeldPart {
         case body(ByteBuffer)
@@ -206,14 +209,18 @@ final class ProxyExchange {
         case .none:
             break
         case .some(.refuse(let response)):
+            localRoute = oauthPrefix + OAuthFlows.cookiePath + "*"
             respondLocally(response, close: false)
             return
         case .some(.start(let handle)):
+            localRoute = oauthPrefix + OAuthFlows.cookiePath + "start/{handle}"
             startFlow(handle: handle)
             return
         case .some(.createFlow):
+            localRoute = oauthPrefix + OAuthFlows.cookiePath + "flows"
             local = .createFlow
         case .some(.callback):
+            localRoute = oauthPrefix + OAuthFlows.cookiePath + "callback"
             local = .callback
             if case .absent = Admission.bearer(head) {
                 completeFlow(principal: nil)
@@ -224,6 +231,7 @@ final class ProxyExchange {
         if local == nil, let reserved = ReservedEndpoints.handle(
             method: head.method, path: Substring(path), host: host, scheme: scheme, config: config, signer: runtime.signer)
         {
+            if trace != nil { localRoute = ReservedEndpoints.route(Substring(path)) }
             respondLocally(reserved, close: false)
             return
         }
