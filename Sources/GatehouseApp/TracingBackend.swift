@@ -90,7 +90,11 @@ final class TracingBackend: Sendable {
     static func configuration(_ settings: TracingSettings, logger: Logger) -> OTel.Configuration {
         var config = OTel.Configuration.default
         config.serviceName = settings.serviceName
-        config.diagnosticLogger = .custom(logger)
+        // Its warnings (a batch not exported, spans dropped, a caller's trace context refused)
+        // can repeat every second: at most one line a minute each.
+        var diagnostics = logger
+        diagnostics.handler = ThrottledLogHandler(wrapping: logger.handler)
+        config.diagnosticLogger = .custom(diagnostics)
         config.diagnosticLogLevel = .warning
         config.propagators = [.traceContext]
         config.metrics.enabled = false
